@@ -1,0 +1,42 @@
+# One entry point for a fresh machine: `make test` creates .venv, installs everything,
+# builds (or reuses) the control plane and runs lint, type checks and every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: test venv controlplane lint typecheck unit integration crds clean
+
+test: lint typecheck unit integration
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+controlplane:
+	bash hack/build-controlplane.sh >/dev/null
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit tests/component -m 'not integration' $(PYTEST_ARGS)
+
+integration: venv controlplane
+	$(BIN)/pytest tests/integration -m integration $(PYTEST_ARGS)
+
+crds: venv
+	$(BIN)/python -m modelops.api.crdgen
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

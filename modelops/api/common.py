@@ -1,0 +1,67 @@
+"""Shapes shared by the three kinds: the Kubernetes condition and status conventions."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "modelops.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class ApiModel(BaseModel):
+    """Base of every CR shape: camelCase on the wire, snake_case in Python, unknown fields refused.
+
+    The API server already prunes unknown fields; refusing them here catches typos in
+    specs handed to the trainer outside Kubernetes.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON shape the API server stores (camelCase, unset fields omitted)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def cel(*rules: tuple[str, str]) -> ConfigDict:
+    """Model config carrying CEL rules (rule, message) that the API server enforces on that object."""
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]})
+
+
+class Condition(ApiModel):
+    """metav1.Condition."""
+
+    type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$", max_length=316)
+    status: ConditionStatus
+    reason: str = Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: str = Field(json_schema_extra={"format": "date-time"})
+    observed_generation: int | None = Field(default=None, ge=0)
+
+
+class SecretKeyRef(ApiModel):
+    name: str = Field(min_length=1, max_length=253)
+
+
+class ResourceRequirements(ApiModel):
+    """Requests and limits of the Job or serving container, as Kubernetes quantities."""
+
+    requests: dict[str, str] | None = None
+    limits: dict[str, str] | None = None
+
+
+class ObjectStatus(ApiModel):
+    """Fields every kind's status carries."""
+
+    model_config = ConfigDict(extra="allow")
+    PHASES: ClassVar[tuple[str, ...]] = ()
+
+    phase: str | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    message: str | None = None

@@ -1,0 +1,176 @@
+"""Dataset: where data comes from, how it is cleaned and checked, and its versions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, SecretKeyRef, cel
+
+BuiltinName = Literal["iris", "wine", "breast_cancer", "digits", "diabetes"]
+FileFormat = Literal["csv", "parquet"]
+DURATION_PATTERN = r"^([0-9]+(s|m|h))+$"
+_SOURCES = ("builtin", "url", "s3", "configMap", "pvc")
+
+
+class BuiltinSource(ApiModel):
+    """A dataset bundled with scikit-learn."""
+
+    name: BuiltinName
+
+
+class UrlSource(ApiModel):
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    format: FileFormat | None = Field(default=None, description="inferred from the URL when absent")
+
+
+class S3Source(ApiModel):
+    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+    key: str = Field(min_length=1, max_length=1024)
+    endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    region: str | None = None
+    secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
+    format: FileFormat | None = None
+
+
+class ConfigMapSource(ApiModel):
+    """A small CSV held in a ConfigMap key."""
+
+    name: str = Field(min_length=1, max_length=253)
+    key: str = Field(min_length=1, max_length=253)
+
+
+class PvcSource(ApiModel):
+    claim_name: str = Field(min_length=1, max_length=253)
+    path: str = Field(min_length=1, max_length=4096)
+    format: FileFormat | None = None
+
+
+class DataSource(ApiModel):
+    """Exactly one of the fields is set."""
+
+    model_config = cel()
+
+    builtin: BuiltinSource | None = None
+    url: UrlSource | None = None
+    s3: S3Source | None = None
+    config_map: ConfigMapSource | None = None
+    pvc: PvcSource | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DataSource:
+        if len(self.model_fields_set & {"builtin", "url", "s3", "config_map", "pvc"}) != 1:
+            raise ValueError(f"exactly one of {', '.join(_SOURCES)} must be set")
+        return self
+
+
+class MissingValues(ApiModel):
+    model_config = cel(
+        (
+            "self.strategy != 'constant' || has(self.fillValue)",
+            "fillValue is required when strategy is constant",
+        ),
+    )
+
+    strategy: Literal["drop", "mean", "median", "most_frequent", "constant"] = "drop"
+    fill_value: int | str | None = Field(
+        default=None,
+        json_schema_extra={"x-kubernetes-int-or-string": True},
+        description="parsed as a number for numeric columns",
+    )
+
+    @model_validator(mode="after")
+    def _fill_value_for_constant(self) -> MissingValues:
+        if self.strategy == "constant" and self.fill_value is None:
+            raise ValueError("fillValue is required when strategy is constant")
+        return self
+
+
+class Outliers(ApiModel):
+    method: Literal["iqr", "zscore"]
+    action: Literal["clip", "drop"] = "clip"
+    threshold: float | None = Field(default=None, gt=0, description="IQR multiplier (1.5) or z-score (3.0)")
+
+
+class Cleaning(ApiModel):
+    drop_duplicates: bool = True
+    missing_values: MissingValues | None = None
+    outliers: Outliers | None = None
+
+
+ColumnType = Literal["number", "integer", "string", "boolean", "category"]
+
+
+class ColumnRule(ApiModel):
+    model_config = cel(
+        (
+            "!has(self.min) || !has(self.max) || self.min <= self.max",
+            "min must be less than or equal to max",
+        ),
+    )
+
+    name: str = Field(min_length=1)
+    type: ColumnType | None = None
+    min: float | None = None
+    max: float | None = None
+    allowed_values: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> ColumnRule:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must be less than or equal to max")
+        return self
+
+
+class DataValidation(ApiModel):
+    min_rows: int | None = Field(default=None, ge=1)
+    max_missing_fraction: float | None = Field(default=None, ge=0, le=1)
+    columns: list[ColumnRule] = Field(default_factory=list)
+
+
+class Retention(ApiModel):
+    keep_versions: int = Field(default=10, ge=1, le=1000)
+
+
+class Governance(ApiModel):
+    owner: str | None = None
+    classification: Literal["public", "internal", "confidential", "restricted"] | None = None
+    pii_columns: list[str] = Field(default_factory=list)
+    pii_action: Literal["drop", "hash"] = "drop"
+    retention: Retention | None = None
+
+
+class DatasetSpec(ApiModel):
+    source: DataSource
+    target: str | None = Field(default=None, min_length=1, description="label column; absent for clustering")
+    features: list[str] | None = Field(default=None, description="default: every column but the target")
+    cleaning: Cleaning = Field(default_factory=Cleaning)
+    validation: DataValidation | None = None
+    governance: Governance | None = None
+    refresh_interval: str | None = Field(default=None, pattern=DURATION_PATTERN, description="e.g. 1h, 30m")
+    resources: ResourceRequirements | None = None
+
+
+class DatasetVersion(ApiModel):
+    version: str
+    rows: int
+    created: str
+
+
+class DatasetStatus(ObjectStatus):
+    PHASES = ("Pending", "Running", "Ready", "Failed")
+
+    version: str | None = None
+    versions: list[DatasetVersion] = Field(default_factory=list)
+    rows: int | None = None
+    columns: int | None = None
+    artifact: str | None = None
+    report: str | None = None
+    profile: str | None = Field(default=None, description="URI of the per-feature profile")
+    quality: dict[str, int] | None = None
+    job_name: str | None = None
+    last_refresh_time: str | None = None
+    failures: int | None = None

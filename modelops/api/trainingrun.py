@@ -1,0 +1,157 @@
+"""TrainingRun: one training of one algorithm on one dataset version, with its gates."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic.json_schema import JsonDict
+
+from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, cel
+
+Task = Literal["classification", "regression", "clustering"]
+Algorithm = Literal[
+    "logistic_regression",
+    "random_forest",
+    "gradient_boosting",
+    "hist_gradient_boosting",
+    "svm",
+    "knn",
+    "linear_regression",
+    "ridge",
+    "kmeans",
+    "mlp",
+]
+Metric = Literal[
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "f1_weighted",
+    "roc_auc",
+    "r2",
+    "rmse",
+    "mae",
+    "silhouette",
+]
+METRICS: tuple[str, ...] = Metric.__args__  # type: ignore[attr-defined]
+_ANY: JsonDict = {"x-kubernetes-preserve-unknown-fields": True}
+
+
+class DatasetRef(ApiModel):
+    name: str = Field(min_length=1, max_length=253)
+    version: str | None = Field(default=None, description="pin; default: the Dataset's current version")
+
+
+class ModelSpec(ApiModel):
+    algorithm: Algorithm
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_ANY)
+
+
+class Split(ApiModel):
+    model_config = cel(
+        (
+            "self.train + self.validation + self.test > 0.999 && self.train + self.validation + self.test < 1.001",
+            "train + validation + test must sum to 1",
+        ),
+    )
+
+    train: float = Field(default=0.7, gt=0, lt=1)
+    validation: float = Field(default=0.15, ge=0, lt=1)
+    test: float = Field(default=0.15, gt=0, lt=1)
+    stratify: bool = True
+    seed: int = Field(default=42, ge=0)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Split:
+        if abs(self.train + self.validation + self.test - 1) > 1e-3:
+            raise ValueError("train + validation + test must sum to 1")
+        return self
+
+
+class Objective(ApiModel):
+    metric: Metric
+    goal: Literal["maximize", "minimize"] = "maximize"
+
+
+class Tuning(ApiModel):
+    strategy: Literal["grid", "random"] = "random"
+    parameters: dict[str, list[Any]] = Field(
+        min_length=1, json_schema_extra=_ANY, description="hyperparameter name -> candidate values"
+    )
+    max_trials: int = Field(default=10, ge=1, le=1000)
+    cv_folds: int = Field(default=3, ge=2, le=20)
+    objective: Objective | None = None
+
+
+class BeatServing(ApiModel):
+    """Promote only if the new model is not worse than the one now serving."""
+
+    metric: Metric
+    tolerance: float = Field(default=0.0, ge=0)
+
+
+class PromotionGates(ApiModel):
+    min_metrics: dict[str, float] = Field(
+        max_length=len(METRICS),
+        default_factory=dict,
+        description="metric -> lowest acceptable test-split value (for rmse/mae: highest)",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(k, k in " + repr(list(METRICS)) + ")",
+                    "message": "minMetrics keys must be known metrics: " + ", ".join(METRICS),
+                }
+            ]
+        },
+    )
+    beat_serving: BeatServing | None = None
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> PromotionGates:
+        unknown = sorted(set(self.min_metrics) - set(METRICS))
+        if unknown:
+            raise ValueError(f"minMetrics keys must be known metrics: {', '.join(METRICS)}; got {unknown}")
+        return self
+
+
+class TrainingRunSpec(ApiModel):
+    dataset_ref: DatasetRef
+    task: Task | None = Field(default=None, description="inferred from the target when absent")
+    model: ModelSpec
+    split: Split = Field(default_factory=Split)
+    tuning: Tuning | None = None
+    validation: PromotionGates | None = None
+    resources: ResourceRequirements | None = None
+
+
+class ModelRef(ApiModel):
+    uri: str
+    version: str
+    sha256: str | None = None
+    formats: list[str] = Field(default_factory=list)
+
+
+class Lineage(ApiModel):
+    dataset: str
+    image: str | None = None
+    code_version: str | None = None
+
+
+class TrainingRunStatus(ObjectStatus):
+    PHASES = ("Pending", "WaitingForData", "Running", "Succeeded", "Failed", "Rejected")
+
+    job_name: str | None = None
+    dataset_version: str | None = None
+    start_time: str | None = None
+    completion_time: str | None = None
+    metrics: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="split -> metric -> value", json_schema_extra=_ANY
+    )
+    score: str | None = Field(default=None, description="the objective metric, for printing")
+    best_hyperparameters: dict[str, Any] | None = Field(default=None, json_schema_extra=_ANY)
+    trials: int | None = None
+    model: ModelRef | None = None
+    lineage: Lineage | None = None
+    reasons: list[str] | None = None
+    failures: int | None = None
