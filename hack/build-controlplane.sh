@@ -67,17 +67,25 @@ build_kubernetes() {
   cd - >/dev/null
 }
 
-# build_command NAME VAR MODULE@VERSION PACKAGE: go-install one command.
+# build_command NAME VAR MODULE@VERSION PACKAGE: build one command inside a wrapper
+# module (not `go install pkg@version`, which refuses modules whose go.mod has
+# replace directives, as etcd's server module does); the wrapper resolves the
+# command's dependencies from the requirements of its published go.mod.
 build_command() {
   local name=$1 var=$2 modver=$3 pkg=$4
   link_prebuilt "$name" "$var" && return 0
   log "building $name from $modver (first run on this machine only)"
-  GOBIN="$OUT/.gobin-$name" go install -trimpath -ldflags "-s -w" "$pkg@${modver#*@}" >&2
-  mv "$OUT/.gobin-$name/"* "$OUT/$name"
-  rm -rf "$OUT/.gobin-$name"
+  local start=$SECONDS dir="$OUT/.build-$name"
+  new_module "$dir"
+  (cd "$dir" && go get "$modver" >&2 && go build -trimpath -ldflags "-s -w" -o "$OUT/.$name.tmp" "$pkg" >&2)
+  mv "$OUT/.$name.tmp" "$OUT/$name"
+  rm -rf "$dir"
+  log "built $name in $((SECONDS - start))s"
 }
 
+start=$SECONDS
 build_kubernetes
+[[ $((SECONDS - start)) -gt 1 ]] && log "built kubernetes binaries in $((SECONDS - start))s"
 build_command etcd ETCD_BIN "go.etcd.io/etcd/server/v3@$ETCD_VERSION" go.etcd.io/etcd/server/v3
 build_command kwok KWOK_BIN "sigs.k8s.io/kwok@$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 build_command helm HELM_BIN "helm.sh/helm/v3@$HELM_VERSION" helm.sh/helm/v3/cmd/helm
