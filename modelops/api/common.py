@@ -28,9 +28,17 @@ class ApiModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-def cel(*rules: tuple[str, str]) -> ConfigDict:
+def cel(rule: tuple[str, str], *more: tuple[str, str]) -> ConfigDict:
     """Model config carrying CEL rules (rule, message) that the API server enforces on that object."""
-    return ConfigDict(json_schema_extra={"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]})
+    return ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in (rule, *more)]}
+    )
+
+
+def exactly_one(*fields: str) -> tuple[str, str]:
+    """A CEL rule (rule, message) that exactly one of the named optional fields is set."""
+    present = ", ".join(f"has(self.{name})" for name in fields)
+    return f"[{present}].filter(x, x).size() == 1", f"exactly one of {', '.join(fields)} must be set"
 
 
 class Condition(ApiModel):

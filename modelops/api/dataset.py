@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, SecretKeyRef, cel
+from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, SecretKeyRef, cel, exactly_one
 
 BuiltinName = Literal["iris", "wine", "breast_cancer", "digits", "diabetes"]
 FileFormat = Literal["csv", "parquet"]
@@ -52,7 +52,7 @@ class PvcSource(ApiModel):
 class DataSource(ApiModel):
     """Exactly one of the fields is set."""
 
-    model_config = cel()
+    model_config = cel(exactly_one(*_SOURCES))
 
     builtin: BuiltinSource | None = None
     url: UrlSource | None = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, cel
+from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, cel, exactly_one
 from modelops.api.dataset import DURATION_PATTERN
 from modelops.api.trainingrun import TrainingRunSpec
 
@@ -24,12 +24,7 @@ class LatestSelector(ApiModel):
 
 
 class ModelSource(ApiModel):
-    model_config = cel(
-        (
-            "[has(self.trainingRunRef), has(self.fromLatest), has(self.uri)].filter(x, x).size() == 1",
-            "exactly one of trainingRunRef, fromLatest, uri must be set",
-        ),
-    )
+    model_config = cel(exactly_one(*_MODEL_SOURCES))
 
     training_run_ref: TrainingRunRef | None = None
     from_latest: LatestSelector | None = None
