@@ -4,7 +4,8 @@ pydantic emits JSON Schema 2020-12; the API server wants a *structural* OpenAPI 
 schema: no `$ref`, no `anyOf` for optional fields, boolean `exclusiveMinimum`, and
 `x-kubernetes-preserve-unknown-fields` where a field holds free-form values.
 
-Usage: python -m modelops.api.crdgen [--check] [OUTPUT_DIR]
+Usage: python -m modelops.api.crdgen [--check] [OUTPUT_DIR ...]
+(default: `crds/` and the Helm chart's `charts/modelops/crds/`)
 """
 
 from __future__ import annotations
@@ -129,12 +130,12 @@ def render(kind: Kind) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("output", nargs="?", default="crds", type=Path)
+    parser.add_argument("output", nargs="*", default=[Path("crds"), Path("charts/modelops/crds")], type=Path)
     parser.add_argument("--check", action="store_true", help="fail when the files differ instead of writing")
     args = parser.parse_args(argv)
     stale = []
-    for kind in KINDS:
-        path: Path = args.output / f"{kind.crd_name}.yaml"
+    for directory, kind in ((d, k) for d in args.output for k in KINDS):
+        path: Path = directory / f"{kind.crd_name}.yaml"
         text = render(kind)
         if args.check:
             if not path.exists() or path.read_text() != text:
