@@ -1,0 +1,158 @@
+"""ONNX export of a fitted pipeline, kept only when it reproduces scikit-learn.
+
+Input convention (serving relies on it; use `onnx_feed`): one ONNX input per
+feature, in the order of `ModelMetadata.features`, shape [N, 1]. skl2onnx
+sanitises the names ("sepal length (cm)" -> "sepal_length__cm_"), so match by
+position, not name. `category` features are strings, every other type is float32
+(tensor(float)) or float64 (tensor(double)): read it from the session's inputs.
+Outputs: classifiers give `label` and `probabilities` (no ZipMap), regressors
+`variable`, KMeans `label` and `scores`.
+
+The export is verified on held-out rows: labels must match exactly and
+probabilities / regression outputs within 1e-5 (absolute or relative); a model
+that does not is saved without ONNX and the reason says why.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelops.artifacts.metadata import FeatureSchema, OnnxExport, Task
+
+TOLERANCE = 1e-5
+_REASON_LIMIT = 300
+_BLANK_ROWS = 20
+
+
+@dataclass(frozen=True)
+class OnnxOutcome:
+    """The exported bytes (None when not exported) and the metadata that explains them."""
+
+    data: bytes | None
+    export: OnnxExport
+
+
+def onnx_feed(frame: pd.DataFrame, features: Sequence[FeatureSchema], session: Any) -> dict[str, Any]:
+    """The ONNX Runtime feed for `frame`: session inputs matched to `features` by position."""
+    inputs = session.get_inputs()
+    if len(inputs) != len(features):
+        raise ValueError(f"the ONNX model has {len(inputs)} inputs for {len(features)} features")
+    feed: dict[str, Any] = {}
+    for spec, feature in zip(inputs, features, strict=True):
+        column = frame[feature.name]
+        if feature.type == "category":
+            values = column.astype(object).where(column.notna(), "").astype(str)
+            feed[spec.name] = values.to_numpy(dtype=object).reshape(-1, 1)
+        else:
+            dtype = np.float64 if spec.type == "tensor(double)" else np.float32
+            feed[spec.name] = column.to_numpy(dtype=dtype, na_value=np.nan).reshape(-1, 1)
+    return feed
+
+
+def _initial_types(features: Sequence[FeatureSchema], double: bool) -> list[tuple[str, Any]]:
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    numeric = DoubleTensorType if double else FloatTensorType
+    return [(f.name, StringTensorType([None, 1]) if f.type == "category" else numeric([None, 1])) for f in features]
+
+
+def _convert(pipeline: Any, features: Sequence[FeatureSchema], double: bool) -> bytes:
+    from skl2onnx import convert_sklearn
+
+    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    options: dict[int, dict[str, Any]] = {}
+    if hasattr(final, "predict_proba"):
+        options[id(final)] = {"zipmap": False}
+    with warnings.catch_warnings():
+        # skl2onnx warns about opsets newer than it was tested with; not our concern here.
+        warnings.simplefilter("ignore")
+        model = convert_sklearn(pipeline, initial_types=_initial_types(features, double), options=options)
+    data: bytes = model.SerializeToString()
+    return data
+
+
+def _close(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> bool:
+    if expected.shape != actual.shape:
+        return False
+    return bool(np.allclose(actual, expected, rtol=TOLERANCE, atol=TOLERANCE))
+
+
+def _verify(
+    data: bytes, pipeline: Any, features: Sequence[FeatureSchema], task: Task, frame: pd.DataFrame
+) -> str | None:
+    """None when ONNX Runtime reproduces the pipeline on `frame`, else why not."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, onnx_feed(frame, features, session))
+    if task == "regression":
+        expected = np.asarray(pipeline.predict(frame), dtype=np.float64).ravel()
+        actual = np.asarray(outputs[0], dtype=np.float64).ravel()
+        return None if _close(expected, actual) else "regression outputs differ from scikit-learn by more than 1e-5"
+    labels = np.asarray(pipeline.predict(frame))
+    onnx_labels = np.asarray(outputs[0]).ravel()
+    if labels.dtype.kind in "OUS":
+        same = np.array_equal(labels.astype(str), onnx_labels.astype(str))
+    else:
+        same = np.array_equal(labels, onnx_labels.astype(labels.dtype))
+    if not same:
+        mismatched = int(np.sum(labels.astype(str) != onnx_labels.astype(str)))
+        return f"{mismatched} of {len(labels)} predicted labels differ from scikit-learn"
+    if task == "classification" and hasattr(pipeline, "predict_proba") and len(outputs) > 1:
+        proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+        if not _close(proba, np.asarray(outputs[1], dtype=np.float64)):
+            return "probabilities differ from scikit-learn by more than 1e-5"
+    return None
+
+
+def export_onnx(
+    pipeline: Any, features: Sequence[FeatureSchema], task: Task, check_frame: pd.DataFrame | None
+) -> OnnxOutcome:
+    """Convert `pipeline` and keep the first conversion that verifies.
+
+    float32 first: ONNX Runtime implements every operator for it, and
+    scikit-learn's trees compare in float32 too, so their labels match exactly.
+    float64 second, for models whose float32 outputs drift past the tolerance.
+    """
+    if check_frame is None or len(check_frame) == 0:
+        return OnnxOutcome(None, OnnxExport(exported=False, reason="no held-out rows to verify an export on"))
+    categorical = [f.name for f in features if f.type == "category"]
+    if categorical:
+        # Serving may send a missing category; ONNX sees it as "" while scikit-learn
+        # may have learned NaN as a category. Verify on such rows too.
+        blanked = check_frame.head(_BLANK_ROWS).copy()
+        blanked[categorical] = None
+        check_frame = pd.concat([check_frame, blanked], ignore_index=True)
+    reasons: list[str] = []
+    for double in (False, True):
+        precision = "float64" if double else "float32"
+        try:
+            data = _convert(pipeline, features, double)
+        except Exception as e:  # skl2onnx raises many types for "cannot convert this"
+            reasons.append(f"{precision}: conversion failed ({_first_line(e)})")
+            continue
+        try:
+            problem = _verify(data, pipeline, features, task, check_frame)
+        except Exception as e:  # ONNX Runtime rejects some converted graphs at load or run time
+            problem = f"ONNX Runtime failed ({_first_line(e)})"
+        if problem is None:
+            return OnnxOutcome(data, OnnxExport(exported=True))
+        reasons.append(f"{precision}: {problem}")
+    reason = "; ".join(reasons)
+    if len(reason) > _REASON_LIMIT:
+        reason = reason[: _REASON_LIMIT - 3] + "..."
+    return OnnxOutcome(None, OnnxExport(exported=False, reason=reason))
+
+
+def _first_line(e: BaseException) -> str:
+    """The root cause's type and first line: skl2onnx wraps the useful error in a long one."""
+    while e.__cause__ is not None:
+        e = e.__cause__
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:150] if text else ''}"

@@ -1,0 +1,165 @@
+"""Cleaning steps of `prepare`: duplicates, outliers, missing values.
+
+Order matters and is fixed: duplicates first (they would bias the statistics),
+then outliers (computed on observed values only, before imputation could hide
+them), then missing values (imputed from the de-outliered data). Rows missing
+the target are always dropped: a label cannot be imputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from modelops.trainer.errors import SpecError
+from modelops.trainer.spec import Cleaning, MissingValues, Outliers
+
+
+@dataclass
+class CleaningCounts:
+    duplicates_dropped: int = 0
+    rows_dropped_missing: int = 0
+    values_imputed: int = 0
+    outliers_clipped: int = 0
+    outliers_dropped: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "duplicates_dropped": self.duplicates_dropped,
+            "rows_dropped_missing": self.rows_dropped_missing,
+            "values_imputed": self.values_imputed,
+            "outliers_clipped": self.outliers_clipped,
+            "outliers_dropped": self.outliers_dropped,
+            **self.extra,
+        }
+
+
+def is_numeric(column: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column))
+
+
+def duplicate_rows(frame: pd.DataFrame) -> pd.Series:
+    """Like `frame.duplicated()`, with far less memory on wide frames.
+
+    DataFrame.duplicated factorizes every column into its own int64 array first;
+    one 64-bit row hash finds the few candidate rows, and only those are compared
+    exactly, so a hash collision can never drop a distinct row.
+    """
+    hashes = pd.util.hash_pandas_object(frame, index=False)
+    suspects = hashes.duplicated(keep=False)
+    duplicated = pd.Series(False, index=frame.index)
+    if suspects.any():
+        duplicated[suspects] = frame.loc[suspects].duplicated()
+    return duplicated
+
+
+def outlier_bounds(values: pd.Series, method: str, threshold: float) -> tuple[float, float]:
+    """(low, high) outside of which a value is an outlier; NaNs are ignored."""
+    from scipy import stats  # costs ~0.5 s to import; only outlier handling needs it
+
+    observed = values.dropna().to_numpy(dtype=np.float64)
+    if observed.size == 0:
+        return -np.inf, np.inf
+    if method == "iqr":
+        q1, q3 = np.percentile(observed, [25, 75])
+        spread = float(stats.iqr(observed))
+        return float(q1 - threshold * spread), float(q3 + threshold * spread)
+    # zscore: |x - mean| / std > threshold, with scipy's population std (ddof=0).
+    mean, std = float(observed.mean()), float(observed.std())
+    return mean - threshold * std, mean + threshold * std
+
+
+def handle_outliers(
+    frame: pd.DataFrame, spec: Outliers, candidates: Sequence[str], counts: CleaningCounts
+) -> pd.DataFrame:
+    columns = list(spec.columns) if spec.columns is not None else [c for c in candidates if is_numeric(frame[c])]
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        raise SpecError(f"spec.cleaning.outliers.columns: columns not in the data: {unknown}")
+    not_numeric = [c for c in columns if not is_numeric(frame[c])]
+    if not_numeric:
+        raise SpecError(f"spec.cleaning.outliers.columns: columns are not numeric: {not_numeric}")
+    bounds = {c: outlier_bounds(frame[c], spec.method, spec.effective_threshold) for c in columns}
+    if spec.action == "drop":
+        keep = pd.Series(True, index=frame.index)
+        for c, (low, high) in bounds.items():
+            keep &= ~((frame[c] < low) | (frame[c] > high))
+        counts.outliers_dropped += int((~keep).sum())
+        return frame.loc[keep]
+    clipped = frame  # in place: see clean()
+    for c, (low, high) in bounds.items():
+        column = frame[c]
+        outside = int(((column < low) | (column > high)).sum())
+        if outside:
+            counts.outliers_clipped += outside
+            if pd.api.types.is_integer_dtype(column):
+                # Integer bounds keep an integer column integer (a count stays a count).
+                clipped[c] = column.clip(int(np.ceil(low)), int(np.floor(high)))
+            else:
+                clipped[c] = column.clip(low, high)
+    return clipped
+
+
+def handle_missing(
+    frame: pd.DataFrame, spec: MissingValues, columns: Sequence[str], counts: CleaningCounts
+) -> pd.DataFrame:
+    if spec.strategy == "none":
+        return frame
+    missing = frame[list(columns)].isna()
+    if spec.strategy == "drop":
+        rows = missing.any(axis=1)
+        counts.rows_dropped_missing += int(rows.sum())
+        return frame.loc[~rows]
+    filled = frame  # in place: see clean()
+    for c in columns:
+        n = int(missing[c].sum())
+        if n == 0:
+            continue
+        column = frame[c]
+        if spec.strategy == "constant":
+            value = spec.fill_value
+            if is_numeric(column) and not isinstance(value, int | float):
+                raise SpecError(f"spec.cleaning.missingValues.fillValue: {value!r} cannot fill numeric column {c!r}")
+            if not is_numeric(column):
+                value = str(value)
+        elif spec.strategy in ("mean", "median") and is_numeric(column):
+            value = column.mean() if spec.strategy == "mean" else column.median()
+        else:
+            # most_frequent, and mean/median on a non-numeric column, which has no mean.
+            modes = column.mode(dropna=True)
+            if modes.empty:
+                continue
+            value = modes.iloc[0]
+        if pd.api.types.is_integer_dtype(column) and isinstance(value, float) and not value.is_integer():
+            filled[c] = column.astype(np.float64)
+        filled[c] = filled[c].fillna(value)
+        counts.values_imputed += n
+    return filled
+
+
+def clean(
+    frame: pd.DataFrame, spec: Cleaning, *, features: Sequence[str], target: str | None
+) -> tuple[pd.DataFrame, CleaningCounts]:
+    """The cleaned frame and what was done. Clipped and imputed columns are replaced
+    in `frame` itself: with the caller still holding it, a copy would keep the old
+    and the new columns alive together (twice the data at peak)."""
+    counts = CleaningCounts()
+    if spec.drop_duplicates:
+        duplicated = duplicate_rows(frame)
+        counts.duplicates_dropped = int(duplicated.sum())
+        if counts.duplicates_dropped:
+            frame = frame.loc[~duplicated]
+    if target is not None:
+        unlabeled = frame[target].isna()
+        if unlabeled.any():
+            counts.extra["rows_dropped_missing_target"] = int(unlabeled.sum())
+            frame = frame.loc[~unlabeled]
+    if spec.outliers is not None:
+        frame = handle_outliers(frame, spec.outliers, features, counts)
+    if spec.missing_values is not None:
+        frame = handle_missing(frame, spec.missing_values, features, counts)
+    return frame.reset_index(drop=True), counts

@@ -1,0 +1,310 @@
+"""`train`: dataset version -> split -> (tuned) pipeline fit -> metrics and gates -> model version.
+
+Everything that can be wrong with the request is checked before the first fit:
+algorithm, hyperparameters, tuning space, gate metric names, target, split.
+The model version is a hash of the inputs, so a rerun with the same inputs finds
+its version already stored and reports it instead of training again.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import logging
+import platform
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import modelops
+from modelops.artifacts.dataset_format import LoadedDataset, dataset_reldir, load_dataset
+from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task, TrainResult
+from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_from, model_reldir, save_model
+from modelops.artifacts.store import ArtifactStore
+from modelops.trainer.algorithms import Algorithm, check_task, get_algorithm, make_estimator
+from modelops.trainer.errors import DatasetNotFoundError, SpecError
+from modelops.trainer.gates import apply_gates, check_gate_names
+from modelops.trainer.metrics import evaluate, headline
+from modelops.trainer.pipeline import build_pipeline
+from modelops.trainer.profiling import profile_frame
+from modelops.trainer.spec import TrainingRunSpec
+from modelops.trainer.splitting import Splits, split_data
+from modelops.trainer.tuning import Objective, candidates, check_candidates, cv_for, objective_of, tune
+from modelops.trainer.versioning import model_version
+
+log = logging.getLogger(__name__)
+
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "skops", "skl2onnx", "onnx", "onnxruntime")
+# Integer labels with at most this many distinct values are classes, not quantities.
+MAX_INTEGER_CLASSES = 20
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    versions = {name: importlib.metadata.version(name) for name in LIBRARIES}
+    versions["python"] = platform.python_version()
+    versions["modelops"] = modelops.__version__ if hasattr(modelops, "__version__") else _own_version()
+    return versions
+
+
+def _own_version() -> str:
+    try:
+        return importlib.metadata.version("modelops")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def parse_dataset_ref(ref: str) -> tuple[str, str | None]:
+    name, _, version = ref.partition("@")
+    if not name:
+        raise SpecError(f"--dataset: expected NAME or NAME@VERSION, got {ref!r}")
+    return name, version or None
+
+
+def resolve_dataset(store: ArtifactStore, name: str, version: str | None) -> str:
+    """The pinned version if it is complete, else the latest complete one."""
+    if version is not None:
+        if not store.is_complete(dataset_reldir(name, version)):
+            raise DatasetNotFoundError(
+                f"dataset {name!r} has no complete version {version!r} in {store.uri(f'datasets/{name}')}"
+            )
+        return version
+    latest = store.latest_version(f"datasets/{name}")
+    if latest is None:
+        raise DatasetNotFoundError(f"dataset {name!r} has no complete version in {store.uri(f'datasets/{name}')}")
+    return latest
+
+
+def infer_task(algorithm: Algorithm, target: str | None, y: pd.Series | None) -> Task:
+    if len(algorithm.tasks) == 1:
+        return algorithm.tasks[0]
+    if target is None or y is None:
+        return "clustering"
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    if pd.api.types.is_integer_dtype(y) and y.nunique() <= MAX_INTEGER_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _python(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _fit(pipeline: Any, X: pd.DataFrame, y: pd.Series | None) -> Any:
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        # Not converging is worth a log line, not a failed run: the metrics judge the model.
+        warnings.simplefilter("always", ConvergenceWarning)
+        pipeline.fit(X, y)
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            log.warning("%s", warning.message)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return pipeline
+
+
+def _result_from(
+    metadata: ModelMetadata,
+    uri: str,
+    spec: TrainingRunSpec,
+    formats: list[str],
+    trials: int,
+    best: dict[str, Any],
+) -> TrainResult:
+    test = metadata.metrics.get("test", {})
+    passed, reasons = apply_gates(spec.validation, test)
+    return TrainResult(
+        name=metadata.name,
+        version=metadata.version,
+        uri=uri,
+        task=metadata.task,
+        metrics=headline(test, metadata.task),
+        passed=passed,
+        reasons=reasons,
+        formats=formats,
+        sha256=metadata.files[MODEL_FILE],
+        best_hyperparameters=best,
+        trials=trials,
+    )
+
+
+def _metrics(pipeline: Any, splits: Splits, task: Task) -> dict[str, dict[str, Any]]:
+    return {name: evaluate(pipeline, split.X, split.y, task) for name, split in splits.items()}
+
+
+def run_train(
+    *,
+    name: str,
+    store: ArtifactStore,
+    dataset: str,
+    spec: TrainingRunSpec,
+    n_jobs: int | None = None,
+) -> TrainResult:
+    algorithm = get_algorithm(spec.model.algorithm)
+    if spec.task is not None:
+        check_task(algorithm, spec.task)
+        make_estimator(
+            algorithm, spec.task, spec.model.hyperparameters, spec.split.seed, field_path="spec.model.hyperparameters"
+        )
+    dataset_name, pinned = parse_dataset_ref(dataset)
+    dataset_version = resolve_dataset(store, dataset_name, pinned)
+    loaded = load_dataset(store, dataset_reldir(dataset_name, dataset_version))
+    log.info("loaded dataset %s@%s (%d rows)", dataset_name, dataset_version, len(loaded.frame))
+    return _train_on(name=name, store=store, loaded=loaded, algorithm=algorithm, spec=spec, n_jobs=n_jobs)
+
+
+@dataclass(frozen=True)
+class _Search:
+    objective: Objective
+    points: list[dict[str, Any]]
+    cv: Any
+    folds: int
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything a fit needs, all validated: building one is the 'bad input' phase."""
+
+    task: Task
+    target: str | None
+    features: list[str]
+    schema: list[FeatureSchema]
+    estimator: Any
+    splits: Splits
+    search: _Search | None
+    dataset_ref: str
+    version: str
+
+
+def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec) -> _Plan:
+    manifest = loaded.manifest
+    target = manifest.target
+    task = spec.task or infer_task(algorithm, target, loaded.frame[target] if target else None)
+    check_task(algorithm, task)
+    if task != "clustering" and target is None:
+        raise SpecError(
+            f"spec.task: {task} needs a target column and dataset {manifest.name!r} has none "
+            "(set the Dataset's spec.target)"
+        )
+    seed = spec.split.seed
+    hyperparameters = spec.model.hyperparameters
+    estimator = make_estimator(algorithm, task, hyperparameters, seed, field_path="spec.model.hyperparameters")
+    check_gate_names(spec.validation, task)
+    features = list(manifest.features)
+    splits = split_data(loaded.frame, features=features, target=target, task=task, spec=spec.split)
+    search = None
+    if spec.tuning is not None:
+        points = candidates(spec.tuning, seed)
+        check_candidates(points, algorithm, task, hyperparameters, seed)
+        cv = cv_for(task, spec.tuning.cv_folds, seed, splits.train.y)
+        search = _Search(objective_of(spec.tuning, task), points, cv, spec.tuning.cv_folds)
+    dataset_ref = f"{manifest.name}@{manifest.version}"
+    version = model_version(
+        {
+            "dataset": dataset_ref,
+            "task": task,
+            "algorithm": algorithm.name,
+            "hyperparameters": hyperparameters,
+            "split": spec.split.model_dump(mode="json"),
+            "tuning": spec.tuning.model_dump(mode="json") if spec.tuning else None,
+            "features": features,
+            "target": target,
+            "libraries": library_versions(),
+        }
+    )
+    return _Plan(
+        task=task,
+        target=target if task != "clustering" else None,
+        features=features,
+        schema=[f for f in manifest.feature_schema if f.name in set(features)],
+        estimator=estimator,
+        splits=splits,
+        search=search,
+        dataset_ref=dataset_ref,
+        version=version,
+    )
+
+
+def _reuse(store: ArtifactStore, reldir: str, spec: TrainingRunSpec) -> TrainResult:
+    """The result of a version an earlier run with the same inputs already stored."""
+    existing = load_model_from(store, reldir)
+    cv_info = existing.metadata.metrics.get("cv", {})
+    formats = ["skops", "onnx"] if ONNX_FILE in existing.metadata.files else ["skops"]
+    trials = int(cv_info.get("trials", 1))
+    return _result_from(existing.metadata, existing.uri, spec, formats, trials, cv_info.get("best", {}))
+
+
+def _train_on(
+    *,
+    name: str,
+    store: ArtifactStore,
+    loaded: LoadedDataset,
+    algorithm: Algorithm,
+    spec: TrainingRunSpec,
+    n_jobs: int | None,
+) -> TrainResult:
+    plan = _plan(loaded, algorithm, spec)
+    reldir = model_reldir(name, plan.version)
+    if store.is_complete(reldir):
+        log.info("model version %s already stored; reporting it", plan.version)
+        return _reuse(store, reldir, spec)
+
+    pipeline = build_pipeline(plan.schema, plan.estimator, scale=algorithm.scale)
+    train = plan.splits.train
+    y_train = train.y if plan.task != "clustering" else None
+    best: dict[str, Any] = {}
+    trials = 1
+    cv_metrics: dict[str, dict[str, Any]] = {}
+    if plan.search is not None:
+        search = plan.search
+        log.info("tuning %s: %d candidates x %d folds", algorithm.name, len(search.points), search.folds)
+        outcome = tune(
+            pipeline,
+            search.points,
+            X=train.X,
+            y=y_train,
+            task=plan.task,
+            objective=search.objective,
+            cv=search.cv,
+            n_jobs=n_jobs,
+        )
+        pipeline, trials = outcome.pipeline, outcome.trials
+        best = {k: _python(v) for k, v in outcome.best.items()}
+        cv_metrics["cv"] = {
+            "objective": search.objective.metric,
+            "best_score": outcome.best_score,
+            "trials": trials,
+            "best": best,
+        }
+    else:
+        log.info("fitting %s on %d rows", algorithm.name, len(train.X))
+        pipeline = _fit(pipeline, train.X, y_train)
+    metrics = {**_metrics(pipeline, plan.splits, plan.task), **cv_metrics}
+
+    metadata = ModelMetadata(
+        name=name,
+        version=plan.version,
+        task=plan.task,
+        algorithm=algorithm.name,
+        hyperparameters={**spec.model.hyperparameters, **best},
+        target=plan.target,
+        features=plan.schema,
+        classes=[_python(c) for c in pipeline.classes_] if plan.task == "classification" else None,
+        metrics=metrics,
+        dataset=plan.dataset_ref,
+        profile=profile_frame(train.X, plan.features),
+        onnx=OnnxExport(exported=False),
+        libraries=library_versions(),
+        files={},
+    )
+    saved = save_model(store, pipeline, metadata, check_frame=plan.splits.test.X)
+    log.info("wrote model version %s (%s)", saved.uri, ", ".join(saved.formats))
+    if not saved.metadata.onnx.exported:
+        log.info("no ONNX export: %s", saved.metadata.onnx.reason)
+    return _result_from(saved.metadata, saved.uri, spec, saved.formats, trials, best)

@@ -1,0 +1,152 @@
+"""Hyperparameter search: grid or random over `tuning.parameters`, scored by cross-validation.
+
+The candidate list is computed here (grid order, or a seeded sample) and capped
+at `maxTrials`, then handed to GridSearchCV as explicit single-point grids, so
+the trials run are exactly the ones this module chose, whatever the strategy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelops.artifacts.metadata import Task
+from modelops.trainer.algorithms import Algorithm, make_estimator
+from modelops.trainer.errors import BadInputError, SpecError
+from modelops.trainer.metrics import METRICS, Goal, canonical_metric
+from modelops.trainer.pipeline import MODEL_STEP
+from modelops.trainer.spec import TuningSpec
+
+DEFAULT_OBJECTIVE: dict[Task, str] = {
+    "classification": "accuracy",
+    "regression": "r2",
+    "clustering": "silhouette",
+}
+
+_SCORERS = {
+    "accuracy": "accuracy",
+    "precision_macro": "precision_macro",
+    "recall_macro": "recall_macro",
+    "f1_macro": "f1_macro",
+    "precision_weighted": "precision_weighted",
+    "recall_weighted": "recall_weighted",
+    "f1_weighted": "f1_weighted",
+    "r2": "r2",
+    "rmse": "neg_root_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+}
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    goal: Goal
+
+
+@dataclass(frozen=True)
+class TuningOutcome:
+    pipeline: Any  # refit on the whole training split with the best candidate
+    best: dict[str, Any]
+    trials: int
+    best_score: float
+
+
+def objective_of(spec: TuningSpec, task: Task) -> Objective:
+    name = canonical_metric(spec.objective.metric) if spec.objective else DEFAULT_OBJECTIVE[task]
+    known = METRICS[task]
+    if name not in known:
+        raise SpecError(f"spec.tuning.objective.metric: {name!r} is not a {task} metric (known: {', '.join(known)})")
+    goal = spec.objective.goal if spec.objective and spec.objective.goal else known[name]
+    if goal != known[name]:
+        raise SpecError(f"spec.tuning.objective.goal: {name} can only be {known[name]}d, not {goal}d")
+    return Objective(name, goal)
+
+
+def candidates(spec: TuningSpec, seed: int) -> list[dict[str, Any]]:
+    from sklearn.model_selection import ParameterGrid, ParameterSampler
+
+    space = {name: list(values) for name, values in spec.parameters.items()}
+    grid = ParameterGrid(space)
+    if spec.strategy == "grid":
+        return [dict(point) for point in list(grid)[: spec.max_trials]]
+    n = min(spec.max_trials, len(grid))
+    return [dict(point) for point in ParameterSampler(space, n_iter=n, random_state=seed)]
+
+
+def check_candidates(
+    points: list[dict[str, Any]], algorithm: Algorithm, task: Task, base: Mapping[str, Any], seed: int
+) -> None:
+    """Every candidate must be a valid estimator configuration before any fold runs."""
+    for point in points:
+        make_estimator(algorithm, task, {**base, **point}, seed, field_path="spec.tuning.parameters")
+
+
+def _silhouette_scorer(estimator: Any, X: Any, y: Any = None) -> float:
+    from sklearn.metrics import silhouette_score
+
+    labels = estimator.predict(X)
+    if not 2 <= len(np.unique(labels)) <= len(labels) - 1:
+        return -1.0  # the worst silhouette: one cluster is no clustering
+    return float(silhouette_score(estimator[:-1].transform(X), labels))
+
+
+def scorer_for(objective: Objective, task: Task, n_classes: int) -> Any:
+    if objective.metric == "silhouette":
+        return _silhouette_scorer
+    if objective.metric == "roc_auc":
+        return "roc_auc" if n_classes == 2 else "roc_auc_ovr"
+    return _SCORERS[objective.metric]
+
+
+def cv_for(task: Task, folds: int, seed: int, y: Any) -> Any:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if task == "classification":
+        smallest = int(np.min(np.unique(np.asarray(y), return_counts=True)[1]))
+        if smallest < folds:
+            raise BadInputError(
+                f"spec.tuning.cvFolds: {folds} folds need at least {folds} rows of every class in the "
+                f"training split; the smallest class has {smallest}"
+            )
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return KFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def tune(
+    pipeline: Any,
+    points: list[dict[str, Any]],
+    *,
+    X: Any,
+    y: Any,
+    task: Task,
+    objective: Objective,
+    cv: Any,
+    n_jobs: int | None,
+) -> TuningOutcome:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+
+    grid = [{f"{MODEL_STEP}__{name}": [value] for name, value in point.items()} for point in points]
+    n_classes = len(np.unique(np.asarray(y))) if task == "classification" else 0
+    search = GridSearchCV(
+        pipeline,
+        param_grid=grid,
+        scoring=scorer_for(objective, task, n_classes),
+        cv=cv,
+        refit=True,
+        n_jobs=n_jobs,
+        error_score="raise",
+    )
+    with warnings.catch_warnings():
+        # Some candidates may not converge; cross-validation scores already rank them down.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    best = {key.removeprefix(f"{MODEL_STEP}__"): value for key, value in search.best_params_.items()}
+    score = float(search.best_score_)
+    if objective.goal == "minimize":
+        score = -score  # sklearn's scorers negate error metrics so that greater is better
+    return TuningOutcome(pipeline=search.best_estimator_, best=best, trials=len(points), best_score=score)

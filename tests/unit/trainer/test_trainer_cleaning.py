@@ -1,0 +1,117 @@
+"""Cleaning: duplicates, outliers, missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelops.trainer.cleaning import clean, outlier_bounds
+from modelops.trainer.errors import SpecError
+from modelops.trainer.spec import Cleaning
+
+
+def _cleaning(**fields: object) -> Cleaning:
+    return Cleaning.model_validate(fields)
+
+
+def test_duplicates_are_dropped_and_counted() -> None:
+    frame = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "y"]})
+
+    cleaned, counts = clean(frame, _cleaning(dropDuplicates=True), features=["a", "b"], target=None)
+
+    assert len(cleaned) == 2 and counts.duplicates_dropped == 1
+
+
+def test_rows_without_a_label_are_always_dropped() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "y": ["p", None, "q"]})
+
+    cleaned, counts = clean(frame, _cleaning(), features=["a"], target="y")
+
+    assert cleaned["y"].tolist() == ["p", "q"] and counts.extra["rows_dropped_missing_target"] == 1
+
+
+@pytest.mark.parametrize(
+    ("strategy", "fill", "expected_a", "expected_c"),
+    [
+        ("mean", None, 2.0, "u"),
+        ("median", None, 1.5, "u"),
+        ("most_frequent", None, 1.0, "u"),
+        ("constant", 0, 0.0, "0"),
+    ],
+)
+def test_missing_values_are_imputed_per_strategy(
+    strategy: str, fill: object, expected_a: float, expected_c: str
+) -> None:
+    frame = pd.DataFrame({"a": [1.0, 1.0, 2.0, 4.0, np.nan], "c": ["u", "u", "v", None, "u"]})
+    spec = _cleaning(missingValues={"strategy": strategy, "fillValue": fill})
+
+    cleaned, counts = clean(frame, spec, features=["a", "c"], target=None)
+
+    assert cleaned.loc[4, "a"] == expected_a and cleaned.loc[3, "c"] == expected_c
+    assert counts.values_imputed == 2
+
+
+def test_drop_strategy_drops_incomplete_rows() -> None:
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "c": ["u", "v", None]})
+
+    cleaned, counts = clean(frame, _cleaning(missingValues={"strategy": "drop"}), features=["a", "c"], target=None)
+
+    assert len(cleaned) == 1 and counts.rows_dropped_missing == 2
+
+
+def test_text_fill_value_for_a_numeric_column_is_a_spec_error() -> None:
+    frame = pd.DataFrame({"a": [1.0, np.nan]})
+
+    with pytest.raises(SpecError, match="fillValue: 'n/a' cannot fill numeric column 'a'"):
+        clean(frame, _cleaning(missingValues={"strategy": "constant", "fillValue": "n/a"}), features=["a"], target=None)
+
+
+def test_iqr_bounds_follow_the_quartiles() -> None:
+    low, high = outlier_bounds(pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, np.nan]), "iqr", 1.5)
+
+    assert (low, high) == (-1.0, 7.0)
+
+
+def test_zscore_bounds_use_the_population_std() -> None:
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
+    low, high = outlier_bounds(values, "zscore", 2.0)
+
+    assert high - 3.0 == pytest.approx(2 * float(np.std(values.to_numpy())))
+    assert low == pytest.approx(6.0 - high)
+
+
+@pytest.mark.parametrize("method", ["iqr", "zscore"])
+def test_outliers_are_clipped_into_bounds(method: str) -> None:
+    frame = pd.DataFrame({"a": [10.0] * 20 + [11.0] * 20 + [1000.0]})
+
+    cleaned, counts = clean(frame, _cleaning(outliers={"method": method, "threshold": 2}), features=["a"], target=None)
+
+    assert counts.outliers_clipped == 1 and cleaned["a"].max() < 1000.0
+
+
+def test_clipping_keeps_an_integer_column_integer() -> None:
+    frame = pd.DataFrame({"age": [20, 30, 40, 50, 60, 900]})
+
+    cleaned, _ = clean(frame, _cleaning(outliers={"method": "iqr"}), features=["age"], target=None)
+
+    assert pd.api.types.is_integer_dtype(cleaned["age"]) and cleaned["age"].max() < 900
+
+
+def test_outlier_rows_are_dropped_when_asked() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 2.0, 100.0], "b": ["x"] * 5})
+
+    cleaned, counts = clean(
+        frame, _cleaning(outliers={"method": "iqr", "action": "drop"}), features=["a", "b"], target=None
+    )
+
+    assert len(cleaned) == 4 and counts.outliers_dropped == 1
+
+
+def test_outlier_columns_must_exist_and_be_numeric() -> None:
+    frame = pd.DataFrame({"a": [1.0], "b": ["x"]})
+
+    with pytest.raises(SpecError, match="not numeric"):
+        clean(frame, _cleaning(outliers={"method": "iqr", "columns": ["b"]}), features=["a", "b"], target=None)
+    with pytest.raises(SpecError, match="not in the data"):
+        clean(frame, _cleaning(outliers={"method": "iqr", "columns": ["z"]}), features=["a", "b"], target=None)
