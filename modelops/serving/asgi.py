@@ -1,0 +1,197 @@
+"""The outermost ASGI layer: body limit, request metrics, and the raw V2 infer hot path.
+
+`POST /v2/models/{name}/infer` is answered here without entering FastAPI: its
+routing, dependency solving and response classes cost more per request than
+predicting a row with ONNX Runtime. The route is still declared in the FastAPI
+app (same service call), so it is documented in the OpenAPI document and the
+behaviour is the same either way. Everything else is forwarded to FastAPI.
+
+Bodies are read here, up to `max_body_bytes` (413 beyond), then replayed to
+FastAPI, so the limit holds for every route whether or not the client sent a
+Content-Length.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import Match
+
+from modelops.serving.errors import PayloadTooLargeError, ServingError, error_body, to_serving_error
+from modelops.serving.service import ModelService
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+INFER_ROUTE = "/v2/models/{name}/infer"
+INFER_VERSION_ROUTE = "/v2/models/{name}/versions/{version}/infer"
+_INFER_PREFIX = "/v2/models/"
+_INFER_SUFFIX = "/infer"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_JSON = (b"content-type", b"application/json")
+
+
+class ServingASGI:
+    """Wraps the FastAPI app; see the module docstring for what it does itself."""
+
+    def __init__(self, api: FastAPI, service: ModelService) -> None:
+        self.api = api
+        self.service = service
+        self.metrics = service.metrics
+        self.max_body = service.settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)  # lifespan
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        metrics = self.metrics
+        metrics.in_flight += 1
+        route = "unmatched"
+        status = 500
+        try:
+            if method in _BODY_METHODS:
+                try:
+                    body = await _read_body(scope, receive, self.max_body)
+                except PayloadTooLargeError as e:
+                    route = self._route_label(scope)
+                    status = e.status_code
+                    await _answer(send, status, error_body(e), close=True)
+                    return
+                if body is None:
+                    status = 499  # the client went away before sending its body
+                    return
+                if method == "POST":
+                    target = _infer_target(scope["path"])
+                    if target is not None:
+                        name, version = target
+                        route = INFER_ROUTE if version is None else INFER_VERSION_ROUTE
+                        status, payload = await self._infer(body, name, version)
+                        await _answer(send, status, payload)
+                        return
+                receive = _replay(body, receive)
+            status = await self._forward(scope, receive, send)
+            route = self._route_label(scope)
+        finally:
+            metrics.in_flight -= 1
+            metrics.record_request(route, method, status, time.perf_counter() - started)
+
+    async def _infer(self, body: bytes, name: str, version: str | None) -> tuple[int, bytes]:
+        try:
+            return 200, await self.service.infer_v2(body, name, version)
+        except Exception as e:
+            error = to_serving_error(e)
+            if not isinstance(e, ServingError):
+                log.exception("inference failed")
+            return error.status_code, error_body(error)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> int:
+        status = 500
+        started = False
+
+        async def capture(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+            await send(message)
+
+        try:
+            await self.api(scope, receive, capture)
+        except Exception:
+            # FastAPI already answered through the error handler; the re-raise is only for logging.
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await _answer(send, 500, error_body(to_serving_error(RuntimeError())))
+            status = 500
+        return status
+
+    def _route_label(self, scope: Scope) -> str:
+        """The route template (not the raw path: label values must stay few)."""
+        route = scope.get("route")
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            return path
+        for candidate in self.api.router.routes:
+            match, _ = candidate.matches(scope)
+            if match == Match.FULL:
+                return str(getattr(candidate, "path", "unmatched"))
+        return "unmatched"
+
+
+def _infer_target(path: str) -> tuple[str, str | None] | None:
+    """(name, version) when `path` is a V2 infer path, else None."""
+    if not (path.startswith(_INFER_PREFIX) and path.endswith(_INFER_SUFFIX)):
+        return None
+    parts = path[len(_INFER_PREFIX) : -len(_INFER_SUFFIX)].split("/")
+    if len(parts) == 1 and parts[0]:
+        return parts[0], None
+    if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
+        return parts[0], parts[2]
+    return None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None if the client disconnected; 413 past `limit`."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = 0
+            if declared > limit:
+                raise PayloadTooLargeError(f"request body of {declared} bytes is over the limit of {limit} bytes")
+            break
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise PayloadTooLargeError(f"request body is over the limit of {limit} bytes")
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that hands the already-read body to the app, then passes through."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _answer(send: Send, status: int, payload: bytes, *, close: bool = False) -> None:
+    headers = [_JSON, (b"content-length", str(len(payload)).encode())]
+    if close:
+        # The unread rest of an oversized body must not be parsed as the next request.
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,171 @@
+"""Prediction ids, and live model quality from the ground truth clients send back for them.
+
+A prediction id carries what was predicted: `<version tag><instance>-<seq>-<prediction>`
+(the class index, the cluster id, or the regressed value). So any replica of
+the deployment can score feedback for a prediction another replica made, with
+no shared store; the version tag lets a replica ignore feedback for
+predictions of another model version (before a rollout) instead of mixing
+them into this version's accuracy. Ids prove nothing about who made them:
+feedback is as trustworthy as the client sending it, like its labels.
+
+Live quality is computed over the last `window` labelled predictions, with
+scikit-learn's metric functions, when asked (at scrape time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import secrets
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn import metrics as skm
+
+from modelops.artifacts.metadata import Task
+from modelops.serving.errors import InvalidInputError
+
+Label = str | int | float
+
+
+def version_tag(model_version: str) -> str:
+    return hashlib.sha256(model_version.encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    version_tag: str
+    prediction: float  # class index, cluster id, or regressed value
+
+
+class PredictionIds:
+    """Issues and reads the self-describing prediction ids of one model version."""
+
+    def __init__(self, model_version: str, task: Task, classes: Sequence[Label] | None) -> None:
+        self.task = task
+        self.version_tag = version_tag(model_version)
+        self._prefix = f"{self.version_tag}{secrets.token_hex(4)}-"
+        self._sequence = itertools.count(1)
+        self._class_index: dict[Any, int] = {c: i for i, c in enumerate(classes or ())}
+
+    def issue(self, values: npt.NDArray[Any]) -> list[str]:
+        """One id per predicted row."""
+        prefix, sequence = self._prefix, self._sequence
+        predicted = values.tolist()
+        if self.task == "classification":
+            index = self._class_index
+            return [f"{prefix}{next(sequence):x}-{index[v]}" for v in predicted]
+        if self.task == "clustering":
+            return [f"{prefix}{next(sequence):x}-{int(v)}" for v in predicted]
+        return [f"{prefix}{next(sequence):x}-{float(v)!r}" for v in predicted]
+
+    def decode(self, prediction_id: str) -> Decoded:
+        """Read an id back; raises `ValueError` when it is not one of ours."""
+        head, sequence, payload = prediction_id.split("-", 2)
+        int(sequence, 16)
+        if len(head) != 16:
+            raise ValueError("bad prefix")
+        value = float(payload)
+        if not math.isfinite(value):
+            raise ValueError("bad prediction")
+        if self.task != "regression" and (not value.is_integer() or value < 0):
+            raise ValueError("bad class")
+        return Decoded(version_tag=head[:8], prediction=value)
+
+
+@dataclass(frozen=True)
+class FeedbackOutcome:
+    accepted: int
+    ignored: list[tuple[str, str]]  # (prediction id, reason)
+
+
+class LiveQuality:
+    """The last `window` (predicted, true) pairs of this model version, and metrics over them."""
+
+    def __init__(self, ids: PredictionIds, classes: Sequence[Label] | None, *, window: int) -> None:
+        self.ids = ids
+        self.task = ids.task
+        self.classes = list(classes or ())
+        self._label_index: dict[Any, int] = {}
+        for i, c in enumerate(self.classes):
+            self._label_index.setdefault(c, i)
+            # JSON clients often send "1" for class 1 (or 1 for class "1"): accept either spelling.
+            self._label_index.setdefault(str(c), i)
+        self._pairs: deque[tuple[float, float]] = deque(maxlen=window)
+        # Ids already scored, so a retried feedback call does not count twice (bounded memory).
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_limit = max(4 * window, 10_000)
+
+    @property
+    def samples(self) -> int:
+        return len(self._pairs)
+
+    def _truth(self, prediction_id: str, label: Label) -> float:
+        if self.task == "classification":
+            index = self._label_index.get(label)
+            if index is None and not isinstance(label, str):
+                index = self._label_index.get(str(label))
+            if index is None:
+                raise InvalidInputError(
+                    f"feedback for {prediction_id!r} has label {label!r}, which is not one of the model's "
+                    f"classes {self.classes[:20]}"
+                )
+            return float(index)
+        if isinstance(label, str) or not math.isfinite(float(label)):
+            raise InvalidInputError(f"feedback for {prediction_id!r} needs a finite number, got {label!r}")
+        return float(label)
+
+    def record(self, items: Iterable[tuple[str, Label]]) -> FeedbackOutcome:
+        """Score feedback; all-or-nothing: a malformed item rejects the whole call (422)."""
+        if self.task == "clustering":
+            raise InvalidInputError("a clustering model has no ground truth to compare with")
+        checked: list[tuple[str, float, float]] = []
+        ignored: list[tuple[str, str]] = []
+        for prediction_id, label in items:
+            try:
+                decoded = self.ids.decode(prediction_id)
+            except ValueError:
+                raise InvalidInputError(f"{prediction_id!r} is not a prediction id issued by this server") from None
+            if decoded.version_tag != self.ids.version_tag:
+                ignored.append((prediction_id, "made by another model version"))
+                continue
+            if self.task == "classification" and decoded.prediction >= len(self.classes):
+                raise InvalidInputError(f"{prediction_id!r} is not a prediction id issued by this server")
+            checked.append((prediction_id, decoded.prediction, self._truth(prediction_id, label)))
+        accepted = 0
+        for prediction_id, predicted, truth in checked:
+            if prediction_id in self._seen:
+                ignored.append((prediction_id, "feedback for this prediction was already received"))
+                continue
+            self._seen[prediction_id] = None
+            if len(self._seen) > self._seen_limit:
+                self._seen.popitem(last=False)
+            self._pairs.append((predicted, truth))
+            accepted += 1
+        return FeedbackOutcome(accepted=accepted, ignored=ignored)
+
+    def metrics(self) -> dict[str, float]:
+        """accuracy and f1 (classification) or rmse and mae (regression) over the window."""
+        snapshot = list(self._pairs)  # one C-level copy: the event loop may append meanwhile
+        if not snapshot:
+            return {}
+        pairs = np.asarray(snapshot, dtype=np.float64)
+        predicted, truth = pairs[:, 0], pairs[:, 1]
+        if self.task == "classification":
+            # Macro F1, as the trainer reports "f1" (its alias of f1_macro), so the two compare.
+            return {
+                "accuracy": float(skm.accuracy_score(truth, predicted)),
+                "f1": float(
+                    # Over the classes present in the window: an absent class has no F1 to average.
+                    skm.f1_score(truth, predicted, average="macro", zero_division=0.0)
+                ),
+            }
+        return {
+            "rmse": float(skm.root_mean_squared_error(truth, predicted)),
+            "mae": float(skm.mean_absolute_error(truth, predicted)),
+        }

@@ -1,0 +1,113 @@
+"""Helpers of the serving component tests: train with the trainer's CLI, run the real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# One core per process: the suite shares 2 cores with other work.
+ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_trainer(args: Sequence[str], termination: Path) -> dict[str, Any]:
+    env = {**os.environ, **ENV, "TERMINATION_MESSAGE_PATH": str(termination)}
+    done = subprocess.run(
+        [sys.executable, "-m", "modelops.trainer", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    uri: str
+    name: str
+    version: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    port: int
+    log: Path
+    _output: str | None = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/v2/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"server not ready after {timeout}s:\n{self.output()}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+StartServer = Callable[..., Server]
+
+
+# Small windows so a test fills them quickly; statistics recomputed at every scrape.
+TEST_SETTINGS = {
+    "MODELOPS_SERVING_DRIFT_WINDOW": "200",
+    "MODELOPS_SERVING_DRIFT_MIN_ROWS": "100",
+    "MODELOPS_SERVING_STATS_CACHE_SECONDS": "0",
+    "MODELOPS_SERVING_FEEDBACK_MIN_SAMPLES": "1",
+    "MODELOPS_SERVING_MAX_BODY_BYTES": "65536",
+}
+
+
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without serving settings, plus `extra`."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_URI", "MODELOPS_SERVING_"))}
+    return {**inherited, **ENV, **(extra or {})}
+
+
+def launch(args: Sequence[str], log: Path, env: dict[str, str]) -> Server:
+    port = free_port()
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "modelops.serving", "--host", "127.0.0.1", "--port", str(port), *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+    return Server(process, port, log)
