@@ -49,9 +49,7 @@ def apply(kubectl: Kubectl, namespace: str, manifest: dict[str, Any]) -> None:
     kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
 
 
-def job(
-    name: str, command: list[str], labels: dict[str, str] | None = None, **pod_spec: Any
-) -> dict[str, Any]:
+def job(name: str, command: list[str], labels: dict[str, str] | None = None, **pod_spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -167,9 +165,7 @@ def test_garbage_collection_follows_owner_references(kubectl: Kubectl, namespace
             "kind": "ConfigMap",
             "metadata": {
                 "name": "child",
-                "ownerReferences": [
-                    {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner_uid}
-                ],
+                "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner_uid}],
             },
         },
     )
@@ -180,9 +176,7 @@ def test_garbage_collection_follows_owner_references(kubectl: Kubectl, namespace
     )
 
 
-def test_rbac_is_enforced_for_service_accounts(
-    control_plane: ControlPlane, kubectl: Kubectl, namespace: str
-) -> None:
+def test_rbac_is_enforced_for_service_accounts(control_plane: ControlPlane, kubectl: Kubectl, namespace: str) -> None:
     kubectl("create", "serviceaccount", "reader", "-n", namespace)
     as_reader = control_plane.kubeconfig_as("reader", namespace)
     denied = kubectl("get", "pods", "-n", namespace, kubeconfig=as_reader, check=False)
@@ -243,9 +237,7 @@ def test_failing_process_fails_the_pod_with_its_exit_code(
 ) -> None:
     script = "import sys; print('boom'); sys.exit(3)"
     manifest = job("fail", ["python", "-c", script], labels=MANUAL_LABEL)
-    manifest["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] = (
-        "FallbackToLogsOnError"
-    )
+    manifest["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
     apply(kubectl, namespace, manifest)
     kubectl("wait", "-n", namespace, "--for=condition=Failed", "job/fail", "--timeout=60s")
     pod = job_pod(kubectl, namespace, "fail")
@@ -327,9 +319,7 @@ def test_signals_tear_the_control_plane_down(signum: int, tmp_path: Path) -> Non
             time.sleep(300)
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -1,0 +1,73 @@
+"""`python -m modelops.operator`: kopf embedded, with every setting that matters at scale set explicitly."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import kopf
+
+from modelops.operator import metrics
+from modelops.operator.handlers import register
+from modelops.operator.handlers.context import Context
+from modelops.operator.kube import Kube
+from modelops.operator.settings import OperatorSettings
+
+
+def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
+    """kopf's settings from ours; kopf's defaults suit a demo, not a shared API server."""
+    ks = kopf.OperatorSettings()
+    # One operator replica (the Deployment uses Recreate): no peering objects, no extra RBAC for them.
+    ks.peering.standalone = True
+    ks.peering.mandatory = False
+    # Only the kinds and namespaces known at start: no list/watch on CRDs and namespaces needed.
+    ks.scanning.disabled = True
+    ks.queueing.worker_limit = settings.worker_limit
+    ks.execution.max_workers = settings.executor_threads
+    # Handlers post their own Events for every transition; kopf's INFO chatter stays in the log.
+    ks.posting.level = logging.getLevelName(settings.posting_level.upper())
+    ks.posting.reporting_component = "modelops-operator"
+    ks.watching.server_timeout = settings.watch_server_timeout
+    ks.watching.client_timeout = settings.watch_client_timeout
+    ks.watching.connect_timeout = 10
+    ks.networking.request_timeout = settings.request_timeout
+    ks.networking.connect_timeout = 10
+    # Handler progress and the last-handled spec live in our own annotations, not kopf's defaults.
+    ks.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.io")
+    ks.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="modelops.io", key="last-handled-configuration"
+    )
+    ks.persistence.finalizer = "modelops.io/finalizer"
+    # On SIGTERM give a reconcile in flight (sync, not cancellable) a moment to finish its writes.
+    ks.background.instant_exit_timeout = 5.0
+    return ks
+
+
+def main() -> int:
+    settings = OperatorSettings()
+    logging.basicConfig(
+        stream=sys.stderr, level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # "Timer succeeded" per object per resync drowns the log; transitions are logged by the handlers.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    registry = kopf.OperatorRegistry()
+    register(registry, Context(settings=settings, kube=Kube.from_environment(timeout=settings.request_timeout)))
+    metrics.serve(settings.metrics_port)
+    logging.getLogger("modelops.operator").info(
+        "starting: namespaces=%s store=%s image=%s", settings.namespaces or "all", settings.store, settings.image
+    )
+    kopf.run(
+        registry=registry,
+        settings=kopf_settings(settings),
+        standalone=True,
+        clusterwide=settings.clusterwide,
+        namespaces=settings.namespaces,
+        liveness_endpoint=settings.liveness_endpoint,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Reading a served model's metrics and starting a retraining under the ModelDeployment's policy."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.request
+
+from modelops.operator import naming
+from modelops.operator.builders.trainingrun import RETRAIN_OF, retraining_run, retraining_run_name
+from modelops.operator.conditions import now_iso
+from modelops.operator.decisions import parse_duration
+from modelops.operator.handlers.context import Context, Manifest
+from modelops.operator.kube import MODEL_DEPLOYMENTS, TRAINING_RUNS
+from modelops.operator.monitoring import parse_metrics, retrain_reason
+
+log = logging.getLogger("modelops.operator")
+_last_read: dict[str, float] = {}
+_guard = threading.Lock()
+
+
+def _due(uid: str, interval: float) -> bool:
+    """Read at most once per `monitoring.interval` (in memory: a restart reads at once, which is harmless)."""
+    now = time.monotonic()
+    with _guard:
+        if now - _last_read.get(uid, -float("inf")) < interval:
+            return False
+        _last_read[uid] = now
+        return True
+
+
+def _fetch(url: str, timeout: float) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return str(response.read().decode("utf-8", "replace"))
+    except OSError as error:
+        # Serving not reachable yet (or no network path from here): nothing to decide on; try next interval.
+        log.debug("cannot read metrics at %s: %s", url, error)
+        return None
+
+
+def monitor(ctx: Context, obj: Manifest) -> None:
+    """Update `status.monitoring`; start a TrainingRun from the template when the policy says so."""
+    spec, meta, status = obj["spec"], obj["metadata"], obj.get("status") or {}
+    monitoring = spec.get("monitoring")
+    if not monitoring or status.get("phase") != "Ready":
+        return
+    interval = parse_duration(monitoring.get("interval", "60s"))
+    if not _due(meta["uid"], interval.total_seconds() if interval else 60.0):
+        return
+    url = ctx.settings.monitoring_url.format(service=naming.serving_name(meta["name"]), namespace=meta["namespace"])
+    text = _fetch(url, ctx.settings.monitoring_timeout)
+    if text is None:
+        return
+    drift = monitoring.get("drift") or {}
+    observed = parse_metrics(text, method=drift.get("method", "psi"), threshold=float(drift.get("threshold", 0.2)))
+    update: Manifest = {"monitoring": observed.status()}
+    now = ctx.clock()
+    retraining = status.get("retraining") or {}
+    reason = retrain_reason(spec, observed, retraining.get("lastTrigger"), now)
+    if reason is not None:
+        selector = f"{RETRAIN_OF}={naming.bounded(meta['name'])}"
+        runs = ctx.kube.list(TRAINING_RUNS, meta["namespace"], selector)
+        # A run created just before a restart, before its status write, still counts for the cooldown.
+        newest = max((r["metadata"].get("creationTimestamp") or "" for r in runs), default=None)
+        if newest is None or retrain_reason(spec, observed, newest, now) is not None:
+            name = retraining_run_name(meta["name"], len(runs) + 1)
+            ctx.kube.create_or_get(retraining_run(obj, name=name, reason=reason))
+            update["retraining"] = {"lastTrigger": now_iso(now), "reason": reason, "run": name}
+            ctx.event(obj, "Warning", "Retraining", f"started TrainingRun {name}: {reason}")
+    if any(status.get(k) != v for k, v in update.items()):
+        ctx.kube.patch_status(MODEL_DEPLOYMENTS, meta["namespace"], meta["name"], update)

@@ -1,0 +1,90 @@
+"""Operator configuration from the environment (`MODELOPS_*`), validated once at startup."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_JOB_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "250m", "memory": "512Mi"},
+    "limits": {"memory": "2Gi"},
+}
+DEFAULT_SERVING_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"memory": "1Gi"},
+}
+
+
+class OperatorSettings(BaseSettings):
+    """Everything the operator can be told; each field reads `MODELOPS_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELOPS_", extra="ignore", frozen=True)
+
+    image: str = Field(default="ghcr.io/modelops/modelops:0.1.0", description="image of Jobs and serving pods")
+    image_pull_policy: str = "IfNotPresent"
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated; empty means cluster-wide"
+    )
+
+    store: str = Field(default="pvc:///var/lib/modelops", description="artifact store root as pods see it")
+    store_pvc_claim: str | None = Field(default="modelops-store", description="claim mounted for pvc:// stores")
+    store_s3_endpoint: str | None = None
+    store_s3_secret: str | None = Field(default=None, description="Secret with AWS_ACCESS_KEY_ID/SECRET_ACCESS_KEY")
+
+    job_pod_labels: dict[str, str] = Field(default_factory=dict, description="extra pod-template labels (JSON)")
+    job_resources: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEFAULT_JOB_RESOURCES))
+    serving_resources: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEFAULT_SERVING_RESOURCES))
+    job_backoff_limit: int = Field(default=2, ge=0, le=20)
+    job_active_deadline_seconds: int = Field(default=3600, ge=10)
+    job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="finished Jobs are kept this long")
+
+    resync_interval: float = Field(default=30.0, gt=0, description="seconds between level-triggered reconciles")
+    worker_limit: int = Field(default=20, ge=1, description="objects handled at once")
+    executor_threads: int = Field(default=8, ge=1)
+    watch_server_timeout: int = Field(default=300, ge=10)
+    watch_client_timeout: int = Field(default=330, ge=10)
+    request_timeout: float = Field(default=60.0, gt=0)
+    posting_level: str = Field(default="WARNING", description="kopf log records at this level become Events")
+    log_level: str = "INFO"
+
+    monitoring_url: str = Field(
+        default="http://{service}.{namespace}.svc.cluster.local/metrics",
+        description="where the serving metrics are read; {service} and {namespace} are filled in",
+    )
+    monitoring_timeout: float = Field(default=5.0, gt=0)
+
+    liveness_endpoint: str | None = Field(default="http://0.0.0.0:8081/healthz")
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _store_reachable(self) -> OperatorSettings:
+        scheme = urlparse(self.store).scheme
+        if scheme not in ("file", "pvc", "s3"):
+            raise ValueError(f"MODELOPS_STORE must be file://, pvc:// or s3://, got {self.store!r}")
+        if scheme == "pvc" and not self.store_pvc_claim:
+            raise ValueError("MODELOPS_STORE_PVC_CLAIM is required for a pvc:// store")
+        return self
+
+    @property
+    def store_scheme(self) -> str:
+        return urlparse(self.store).scheme
+
+    @property
+    def store_mount_path(self) -> str:
+        """Where a pvc:// store's claim is mounted: the URI's path (pvc://data/x and pvc:///data/x: /data/x)."""
+        parsed = urlparse(self.store)
+        return "/" + (parsed.netloc + parsed.path).strip("/")
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces

@@ -1,0 +1,151 @@
+"""The whole loop on a real control plane: Dataset -> TrainingRun -> ModelDeployment, trainer run for real."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from modelops.testing import ProcessKubelet
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def get(kubectl: Callable[..., Any], namespace: str, kind: str, name: str) -> dict[str, Any] | None:
+    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def phase_of(kubectl: Callable[..., Any], namespace: str, kind: str, name: str) -> str | None:
+    obj = get(kubectl, namespace, kind, name)
+    return ((obj or {}).get("status") or {}).get("phase")
+
+
+DATASET = {
+    "apiVersion": "modelops.io/v1alpha1",
+    "kind": "Dataset",
+    "metadata": {"name": "iris"},
+    "spec": {"source": {"builtin": {"name": "iris"}}, "target": "target"},
+}
+RUN = {
+    "apiVersion": "modelops.io/v1alpha1",
+    "kind": "TrainingRun",
+    "metadata": {"name": "iris-lr", "labels": {"app": "iris"}},
+    "spec": {"datasetRef": {"name": "iris"}, "task": "classification", "model": {"algorithm": "logistic_regression"}},
+}
+DEPLOYMENT = {
+    "apiVersion": "modelops.io/v1alpha1",
+    "kind": "ModelDeployment",
+    "metadata": {"name": "iris"},
+    "spec": {"model": {"trainingRunRef": {"name": "iris-lr"}}, "replicas": {"min": 2, "max": 3}},
+}
+
+
+def apply(kubectl: Callable[..., Any], namespace: str, *objs: dict[str, Any]) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(objs))
+
+
+def test_dataset_to_served_model_with_real_training(
+    kubectl: Callable[..., Any], namespace: str, operator: Any, process_kubelet: ProcessKubelet
+) -> None:
+    apply(kubectl, namespace, DATASET, RUN, DEPLOYMENT)
+
+    wait_for("Dataset Ready", lambda: phase_of(kubectl, namespace, "dataset", "iris") == "Ready")
+    ds = get(kubectl, namespace, "dataset", "iris")
+    assert ds is not None
+    assert ds["status"]["rows"] > 100 and ds["status"]["version"]
+    assert ds["status"]["observedGeneration"] == ds["metadata"]["generation"]
+
+    wait_for("TrainingRun Succeeded", lambda: phase_of(kubectl, namespace, "trainingrun", "iris-lr") == "Succeeded")
+    run = get(kubectl, namespace, "trainingrun", "iris-lr")
+    assert run is not None
+    model = run["status"]["model"]
+    assert model["uri"].startswith(f"file://{operator.store}/models/iris-lr/")
+    assert run["status"]["datasetVersion"] == ds["status"]["version"]
+    assert run["status"]["score"].startswith("accuracy=")
+
+    wait_for("ModelDeployment Ready", lambda: phase_of(kubectl, namespace, "modeldeployment", "iris") == "Ready")
+    md = get(kubectl, namespace, "modeldeployment", "iris")
+    assert md is not None
+    assert md["status"]["model"]["version"] == model["version"]
+    assert md["status"]["endpoint"] == f"http://iris.{namespace}.svc.cluster.local/v2/models/iris"
+    assert md["status"]["ready"] == "2/2"
+    assert [h["version"] for h in md["status"]["history"]] == [model["version"]]
+
+    uid = md["metadata"]["uid"]
+    for kind in ("deployment", "service", "hpa", "pdb"):
+        child = get(kubectl, namespace, kind, "iris")
+        assert child is not None, kind
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"], owner["controller"]) == ("ModelDeployment", uid, True)
+    deployment = get(kubectl, namespace, "deployment", "iris")
+    assert deployment is not None
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MODEL_URI"] == model["uri"]
+
+    # one prepare and one train pod ran, for real
+    assert len(process_kubelet.runs) == 2
+    assert all(r.exit_code == 0 for r in process_kubelet.runs.values())
+
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+
+
+def _quick(doc: dict[str, Any]) -> dict[str, Any]:
+    """The quick start as a user applies it, with only the tuning cut down for a 2-core test run."""
+    if doc["kind"] == "TrainingRun":
+        doc["spec"]["model"]["hyperparameters"]["n_estimators"] = 10
+        doc["spec"]["tuning"]["maxTrials"] = 2
+        doc["spec"]["tuning"]["cvFolds"] = 2
+    return doc
+
+
+def test_quickstart_with_kubectl_reaches_ready_and_describe_tells_the_story(
+    kubectl: Callable[..., Any], namespace: str, operator: Any, process_kubelet: ProcessKubelet
+) -> None:
+    docs = [_quick(yaml.safe_load(p.read_text())) for p in sorted(QUICKSTART.glob("*.yaml"))]
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs))
+
+    seen: dict[str, list[str]] = {}
+
+    def all_ready() -> bool:
+        out = kubectl(
+            "get", "modelops", "-n", namespace, "--no-headers", "-o", "custom-columns=KIND:.kind,PHASE:.status.phase"
+        ).stdout
+        for line in out.splitlines():
+            kind, phase = line.split()
+            if not seen.get(kind) or seen[kind][-1] != phase:
+                seen.setdefault(kind, []).append(phase)
+        return out.count("Ready") + out.count("Succeeded") == 3
+
+    wait_for("every quick-start object Ready", all_ready, timeout=150, interval=0.3)
+    assert seen["Dataset"][-1] == "Ready"
+    assert seen["TrainingRun"][-1] == "Succeeded"
+    assert "Running" in seen["TrainingRun"]
+    assert seen["ModelDeployment"][-1] == "Ready"
+
+    table = kubectl("get", "modelops", "-n", namespace).stdout
+    assert "breast-cancer-rf" in table and "f1_macro=" in table and "1/1" in table
+
+    described = kubectl("describe", "modeldeployment", "breast-cancer", "-n", namespace).stdout
+    assert "Events:" in described and "Serving" in described
+    described = kubectl("describe", "trainingrun", "breast-cancer-rf", "-n", namespace).stdout
+    assert "Training" in described and "Trained" in described
+    described = kubectl("describe", "dataset", "breast-cancer", "-n", namespace).stdout
+    assert "Preparing" in described and "Prepared" in described

@@ -1,0 +1,52 @@
+"""Reading a Job and its pods: state, the newest pod's termination message, the failure's reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelops.operator.jobstate import job_outcome
+
+
+def job(*conditions: str, failed: int = 0, reason: str = "") -> dict[str, Any]:
+    conds = [{"type": c, "status": "True", "reason": reason} for c in conditions]
+    return {"status": {"conditions": conds, "failed": failed}}
+
+
+def pod(exit_code: int, message: str, finished: str) -> dict[str, Any]:
+    terminated = {"exitCode": exit_code, "message": message, "finishedAt": finished}
+    return {
+        "metadata": {"creationTimestamp": finished},
+        "status": {"containerStatuses": [{"state": {"terminated": terminated}}]},
+    }
+
+
+def test_no_job_is_absent_and_an_unfinished_one_is_running() -> None:
+    assert job_outcome(None, []).state == "absent"
+    assert job_outcome(job(), []).state == "running"
+
+
+def test_a_complete_job_reports_the_successful_pods_message() -> None:
+    pods = [
+        pod(75, '{"error":"s3 down","reason":"Transient"}', "2026-01-01T00:00:01Z"),
+        pod(0, '{"ok":1}', "2026-01-01T00:00:09Z"),
+    ]
+    outcome = job_outcome(job("Complete", failed=1), pods)
+    assert (outcome.state, outcome.result(), outcome.failed_pods) == ("succeeded", {"ok": 1}, 1)
+
+
+def test_a_failed_job_reports_the_trainers_error() -> None:
+    outcome = job_outcome(
+        job("Failed", failed=1, reason="PodFailurePolicy"), [pod(2, '{"error":"no column y","reason":"BadInput"}', "t")]
+    )
+    assert outcome.state == "failed"
+    assert outcome.failure() == ("BadInput", "no column y")
+
+
+def test_a_crash_without_a_result_reports_the_log_tail() -> None:
+    outcome = job_outcome(job("Failed", failed=3, reason="BackoffLimitExceeded"), [pod(1, "Killed\nMemoryError", "t")])
+    assert outcome.failure() == ("BackoffLimitExceeded", "Killed\nMemoryError")
+
+
+def test_a_deadline_is_named_as_such() -> None:
+    outcome = job_outcome(job("Failed", reason="DeadlineExceeded"), [])
+    assert outcome.failure()[0] == "DeadlineExceeded"

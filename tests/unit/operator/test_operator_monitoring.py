@@ -1,0 +1,86 @@
+"""Serving metrics in, retraining decision out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from operator_objects import NOW, owner
+
+from modelops.operator.builders.trainingrun import retraining_run, retraining_run_name
+from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason
+
+METRICS = """\
+# TYPE modelops_drift_score gauge
+modelops_drift_score{method="psi"} 0.31
+modelops_drift_score{method="ks"} 0.12
+# TYPE modelops_drift_psi gauge
+modelops_drift_psi{feature="petal_length"} 0.31
+modelops_drift_psi{feature="sepal_width"} 0.05
+# TYPE modelops_live_feedback_samples gauge
+modelops_live_feedback_samples 200
+# TYPE modelops_live_accuracy gauge
+modelops_live_accuracy 0.82
+# TYPE modelops_requests counter
+modelops_requests_total{route="/predict",method="POST",code="200"} 40
+modelops_requests_total{route="/v2/health/ready",method="GET",code="200"} 2
+"""
+TEMPLATE = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
+
+
+def spec(policy: str, **monitoring: Any) -> dict[str, Any]:
+    return {
+        "model": {"uri": "file:///m/1"},
+        "monitoring": {"interval": "60s", **monitoring},
+        "retraining": {"policy": policy, "template": TEMPLATE, "cooldown": "1h"},
+    }
+
+
+def test_metrics_text_becomes_drift_quality_and_traffic() -> None:
+    observed = parse_metrics(METRICS, method="psi", threshold=0.2)
+    assert observed == Observation(0.31, ["petal_length"], {"accuracy": 0.82}, 42)
+    assert observed.status() == {
+        "driftScore": 0.31,
+        "driftedFeatures": ["petal_length"],
+        "liveAccuracy": 0.82,
+        "requests": 42,
+    }
+
+
+def test_a_young_server_without_drift_series_reports_nothing_to_act_on() -> None:
+    assert parse_metrics("# TYPE modelops_drift_window_rows gauge\nmodelops_drift_window_rows 3\n").drift_score is None
+
+
+def test_drift_over_the_threshold_retrains_under_on_drift() -> None:
+    observed = parse_metrics(METRICS)
+    reason = retrain_reason(spec("OnDrift", drift={"method": "psi", "threshold": 0.2}), observed, None, NOW)
+    assert reason is not None and "drift psi=0.310 > 0.2" in reason and "petal_length" in reason
+    assert retrain_reason(spec("OnDrift", drift={"threshold": 0.5}), observed, None, NOW) is None
+    assert retrain_reason(spec("Never", drift={"threshold": 0.2}), observed, None, NOW) is None
+
+
+def test_the_cooldown_holds_back_a_second_retraining() -> None:
+    observed = parse_metrics(METRICS)
+    drifting = spec("OnDrift", drift={"threshold": 0.2})
+    assert retrain_reason(drifting, observed, "2026-01-02T02:30:00Z", NOW) is None
+    later = NOW + dt.timedelta(hours=2)
+    assert retrain_reason(drifting, observed, "2026-01-02T02:30:00Z", later) is not None
+
+
+def test_degraded_live_quality_retrains_under_on_degradation() -> None:
+    observed = parse_metrics(METRICS)
+    assert retrain_reason(spec("OnDegradation", performance={"metric": "accuracy", "min": 0.9}), observed, None, NOW)
+    assert not retrain_reason(
+        spec("OnDegradation", performance={"metric": "accuracy", "min": 0.8}), observed, None, NOW
+    )
+    rmse = Observation(live={"rmse": 3.0})
+    assert retrain_reason(spec("OnDegradation", performance={"metric": "rmse", "min": 2.0}), rmse, None, NOW)
+
+
+def test_the_retraining_run_is_the_template_owned_by_the_deployment() -> None:
+    md = owner("ModelDeployment", "iris", spec("OnDrift", drift={"threshold": 0.2}))
+    run = retraining_run(md, name=retraining_run_name("iris", 3), reason="drift")
+    assert run["metadata"]["name"] == "iris-retrain-3"
+    assert run["spec"] == TEMPLATE
+    assert run["metadata"]["ownerReferences"][0]["uid"] == "uid-iris"
+    assert run["metadata"]["labels"]["modelops.io/retrain-of"] == "iris"
