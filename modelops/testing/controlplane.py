@@ -263,9 +263,7 @@ class _CA:
                 ),
                 critical=False,
             )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
         if dns_names or ips:
             sans: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
@@ -647,9 +645,7 @@ class ControlPlane:
             "ephemeral-storage": "100Gi",
         }
         self.start_timeout = start_timeout
-        self.keep_dir = (
-            keep_dir if keep_dir is not None else bool(os.environ.get("MODELOPS_KEEP_CONTROLPLANE"))
-        )
+        self.keep_dir = keep_dir if keep_dir is not None else bool(os.environ.get("MODELOPS_KEEP_CONTROLPLANE"))
         self.extra_apiserver_args = list(extra_apiserver_args)
         self.node_names = [f"kwok-node-{i}" for i in range(nodes)]
         self.startup_seconds: float | None = None
@@ -715,9 +711,7 @@ class ControlPlane:
         cmd = [str(self.bin_dir / "kubectl"), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
         env = {**os.environ, "KUBECACHEDIR": str(self.dir / "kubectl-cache")}
         env.pop("KUBECONFIG", None)
-        proc = subprocess.run(
-            cmd, input=input, capture_output=True, text=True, timeout=timeout, env=env, check=False
-        )
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=env, check=False)
         if check and proc.returncode != 0:
             raise KubectlError(proc.returncode, cmd, proc.stdout, proc.stderr)
         return proc
@@ -768,9 +762,7 @@ class ControlPlane:
             self._wait("kube-scheduler", lambda: self._healthz("scheduler"), timings)
             self._wait("kube-controller-manager", lambda: self._healthz("controller-manager"), timings)
             self._wait("kwok", self._nodes_ready, timings, what="nodes Ready")
-            self._wait(
-                "kube-controller-manager", self._default_service_account, timings, what="default/default SA"
-            )
+            self._wait("kube-controller-manager", self._default_service_account, timings, what="default/default SA")
         except BaseException:
             self._failed = True  # keep the logs the error message points at
             self.stop()
@@ -920,9 +912,7 @@ class ControlPlane:
         ctx.load_cert_chain(str(self.dir / "pki/admin.crt"), str(self.dir / "pki/admin.key"))
         self._ssl = ctx
 
-    def _write_kubeconfig(
-        self, path: Path, user: str, credentials: dict[str, str], namespace: str = "default"
-    ) -> None:
+    def _write_kubeconfig(self, path: Path, user: str, credentials: dict[str, str], namespace: str = "default") -> None:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -1156,9 +1146,7 @@ class ControlPlane:
                     return
             if time.monotonic() > deadline:
                 comp = next(c for c in self._components if c.name == component)
-                raise comp.error(
-                    f"{component}: {what or 'readiness'} not reached within {self.start_timeout:.0f}s"
-                )
+                raise comp.error(f"{component}: {what or 'readiness'} not reached within {self.start_timeout:.0f}s")
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
 

@@ -242,9 +242,7 @@ class ProcessKubelet:
                         return run
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(
-                        f"pod {namespace}/{name} did not finish in {timeout}s; errors={self.errors}"
-                    )
+                    raise TimeoutError(f"pod {namespace}/{name} did not finish in {timeout}s; errors={self.errors}")
                 self._cond.wait(min(remaining, 0.5))
 
     # ------------------------------------------------------------------ watching
@@ -369,9 +367,7 @@ class ProcessKubelet:
         started = _now()
         try:
             if len(containers) != 1 or spec.get("initContainers"):
-                raise _StartError(
-                    "ProcessKubelet runs pods with exactly one container and no init containers"
-                )
+                raise _StartError("ProcessKubelet runs pods with exactly one container and no init containers")
             env = self._environment(pod, container, run)
             run.argv = self._argv(container, env, run)
             workdir = self.cwd or pod_dir / "work"
@@ -495,9 +491,7 @@ class ProcessKubelet:
             prefix = source.get("prefix", "")
             if "configMapRef" in source:
                 ref = source["configMapRef"]
-                data = self._read_data(
-                    "configmap", namespace, ref.get("name", ""), ref.get("optional", False)
-                )
+                data = self._read_data("configmap", namespace, ref.get("name", ""), ref.get("optional", False))
             elif "secretRef" in source:
                 ref = source["secretRef"]
                 data = self._read_data("secret", namespace, ref.get("name", ""), ref.get("optional", False))
