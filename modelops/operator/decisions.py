@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,7 @@ def _transition(
     reason: str,
     message: str,
     event_type: str | None = None,
-    extra: list[tuple[str, bool, str, str]] = (),  # type: ignore[assignment]
+    extra: Sequence[tuple[str, bool, str, str]] = (),
 ) -> None:
     """Set phase, Ready (+ other conditions) and an Event when the phase or the reason changes."""
     conditions = list(status.get("conditions") or [])
@@ -175,7 +176,7 @@ def dataset_follow(obj: Manifest, outcome: JobOutcome, now: dt.datetime) -> Plan
         try:
             result = DatasetResult.model_validate(outcome.result() or {})
         except ValidationError as e:
-            return _dataset_failed(plan, merged, generation, now, "ResultUnreadable", f"Job {job_name}: {e}")
+            return _failed(plan, merged, generation, now, "ResultUnreadable", f"Job {job_name}: {e}")
         versions = list(status.get("versions") or [])
         changed = not versions or versions[-1].get("version") != result.version
         if changed:
@@ -207,20 +208,12 @@ def dataset_follow(obj: Manifest, outcome: JobOutcome, now: dt.datetime) -> Plan
         return plan
     reason, message = outcome.failure()
     plan.status["failures"] = int(status.get("failures") or 0) + 1
-    return _dataset_failed(plan, merged, generation, now, reason, message)
+    return _failed(plan, merged, generation, now, reason, message)
 
 
-def _dataset_failed(plan: Plan, status: Manifest, generation: int, now: dt.datetime, reason: str, message: str) -> Plan:
+def _failed(plan: Plan, status: Manifest, generation: int, now: dt.datetime, reason: str, message: str) -> Plan:
     _transition(
-        plan,
-        status,
-        generation=generation,
-        now=now,
-        phase="Failed",
-        ready=False,
-        reason=reason,
-        message=message,
-        event_type="Warning",
+        plan, status, generation=generation, now=now, phase="Failed", ready=False, reason=reason, message=message
     )
     return plan
 
@@ -308,33 +301,11 @@ def training_follow(obj: Manifest, outcome: JobOutcome, now: dt.datetime, image:
     if outcome.state == "failed":
         reason, message = outcome.failure()
         plan.status["failures"] = int(status.get("failures") or 0) + 1
-        _transition(
-            plan,
-            status,
-            generation=generation,
-            now=now,
-            phase="Failed",
-            ready=False,
-            reason=reason,
-            message=message,
-            event_type="Warning",
-        )
-        return plan
+        return _failed(plan, status, generation, now, reason, message)
     try:
         result = TrainResult.model_validate(outcome.result() or {})
     except ValidationError as e:
-        _transition(
-            plan,
-            status,
-            generation=generation,
-            now=now,
-            phase="Failed",
-            ready=False,
-            reason="ResultUnreadable",
-            message=f"Job {job_name}: {e}",
-            event_type="Warning",
-        )
-        return plan
+        return _failed(plan, status, generation, now, "ResultUnreadable", f"Job {job_name}: {e}")
     dataset = f"{obj['spec']['datasetRef']['name']}@{status.get('datasetVersion', '')}"
     plan.status.update(
         {

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from modelops.testing import ControlPlane, ProcessKubelet
+from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
 
 MANUAL_POD_SELECTOR = "modelops.io/run-locally=true"
 CRDS_DIR = Path(__file__).resolve().parents[2] / "crds"
@@ -79,30 +80,17 @@ def process_kubelet(control_plane: ControlPlane, namespace: str) -> Iterator[Pro
 
 # ---------------------------------------------------------------- the operator as a subprocess (operator tests)
 
-# Exactly what the operator needs (README of the Helm chart's RBAC mirrors this); a 403 fails the tests.
-OPERATOR_RULES: list[dict[str, list[str]]] = [
-    {"apiGroups": ["modelops.io"], "resources": ["datasets", "trainingruns", "modeldeployments"],
-     "verbs": ["get", "list", "watch", "patch"]},
-    {"apiGroups": ["modelops.io"],
-     "resources": ["datasets/status", "trainingruns/status", "modeldeployments/status"], "verbs": ["patch"]},
-    # ModelDeployments with a retraining policy start TrainingRuns from their template.
-    {"apiGroups": ["modelops.io"], "resources": ["trainingruns"], "verbs": ["create"]},
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "create"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
-    {"apiGroups": [""], "resources": ["services"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["create", "patch"]},
-    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["create", "patch"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
-]  # fmt: skip
-
 
 class OperatorProcess:
-    """`python -m modelops.operator` for one namespace, as a least-privilege service account."""
+    """`python -m modelops.operator` as the chart's ServiceAccount, with the chart's environment.
 
-    def __init__(self, kubeconfig: Path, namespace: str, store: Path, log_dir: Path, extra_env: dict[str, str]):
+    ``extra_env`` is applied over ``chart_env`` and the test settings at the next :meth:`start`.
+    """
+
+    def __init__(self, kubeconfig: Path, namespace: str, store: Path, log_dir: Path, chart_env: dict[str, str]):
         self.kubeconfig, self.namespace, self.store, self.log_dir = kubeconfig, namespace, store, log_dir
-        self.extra_env = extra_env
+        self.chart_env = chart_env
+        self.extra_env: dict[str, str] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -114,10 +102,9 @@ class OperatorProcess:
         self.starts += 1
         env = {
             **os.environ,
+            **self.chart_env,
             "KUBECONFIG": str(self.kubeconfig),
-            "MODELOPS_NAMESPACES": self.namespace,
-            "MODELOPS_STORE": f"file://{self.store}",
-            "MODELOPS_IMAGE": "modelops:test",
+            # KWOK runs no containers: the ProcessKubelet runs the Job pods carrying this label.
             "MODELOPS_JOB_POD_LABELS": json.dumps({MANUAL_POD_SELECTOR.split("=")[0]: "true"}),
             "MODELOPS_RESYNC_INTERVAL": "1",
             "MODELOPS_JOB_BACKOFF_LIMIT": "2",
@@ -131,6 +118,12 @@ class OperatorProcess:
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         return self
+
+    def exited(self) -> str | None:
+        """Why waiting on this operator is pointless (it exited), or None while it runs."""
+        if self.proc is not None and self.proc.poll() is not None:
+            return f"operator exited ({self.proc.returncode})"
+        return None
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, like a node dying under it."""
@@ -156,30 +149,29 @@ class OperatorProcess:
 def operator(
     control_plane: ControlPlane, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[OperatorProcess]:
-    """The operator for the test's namespace (store: `tmp_path/store`), stopped afterwards; its log is printed.
+    """The operator installed by the Helm chart for the test's namespace (store: `tmp_path/store`).
 
-    Its service account has exactly OPERATOR_RULES: in a Role by default, in a ClusterRole for a
-    cluster-wide operator (``@pytest.mark.parametrize("operator", ["cluster"], indirect=True)``).
+    Only the chart's RBAC is applied and the operator authenticates as the chart's ServiceAccount
+    with the chart's environment. Scoped to the namespace by default; cluster-wide (ClusterRoleBinding)
+    with ``@pytest.mark.parametrize("operator", ["cluster"], indirect=True)``.
     """
     clusterwide = getattr(request, "param", "namespace") == "cluster"
-    role_kind = "ClusterRole" if clusterwide else "Role"
-    name = f"modelops-operator-{namespace}" if clusterwide else "modelops-operator"
-    rbac = [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "modelops-operator"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": role_kind, "metadata": {"name": name},
-         "rules": OPERATOR_RULES},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{role_kind}Binding", "metadata": {"name": name},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
-         "subjects": [{"kind": "ServiceAccount", "name": "modelops-operator", "namespace": namespace}]},
-    ]  # fmt: skip
-    control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(rbac))
-    kubeconfig = control_plane.kubeconfig_as("modelops-operator", namespace)
-    (tmp_path / "store").mkdir()
-    scope = {"MODELOPS_NAMESPACES": ""} if clusterwide else {}
-    op = OperatorProcess(kubeconfig, namespace, tmp_path / "store", tmp_path, scope).start()
+    store = tmp_path / "store"
+    store.mkdir()
+    values = {"artifactStore.uri": f"file://{store}", "image.repository": "modelops", "image.tag": "test"}
+    if not clusterwide:
+        values["watchNamespaces"] = f"{{{namespace}}}"
+    # The release is named after the namespace so cluster-scoped roles of different tests never collide.
+    docs = render_chart(control_plane.bin_dir / "helm", namespace, namespace, values)
+    control_plane.kubectl(
+        "apply", "--server-side", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(rbac_documents(docs))
+    )
+    kubeconfig = control_plane.kubeconfig_as(service_account_name(docs), namespace)
+    op = OperatorProcess(kubeconfig, namespace, store, tmp_path, operator_environment(docs)).start()
     yield op
     op.stop()
-    if clusterwide:
-        control_plane.kubectl("delete", f"{role_kind.lower()}binding,{role_kind.lower()}", name, check=False)
+    control_plane.kubectl(
+        "delete", "clusterrole,clusterrolebinding", "-l", f"app.kubernetes.io/instance={namespace}", check=False
+    )
     # pytest shows a test's captured output only when it fails: the log tells what the operator saw.
     print(f"---- operator log ({namespace}) ----\n{op.logs()[-20000:]}")

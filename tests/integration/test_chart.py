@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from modelops.operator.settings import OperatorSettings
 from modelops.testing import ControlPlane
+from modelops.testing.chart import operator_environment, render_chart
 
 pytestmark = pytest.mark.integration
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "modelops"
 
-
-def helm_template(control_plane: ControlPlane, namespace: str, *args: str) -> str:
-    command = [str(control_plane.bin_dir / "helm"), "template", "modelops", str(CHART), "-n", namespace, *args]
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
-
-
-def _docs(rendered: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+def helm_template(control_plane: ControlPlane, namespace: str, values: dict[str, str] | None = None) -> list[Any]:
+    return render_chart(control_plane.bin_dir / "helm", "modelops", namespace, values)
 
 
 def test_rbac_has_no_wildcards(control_plane: ControlPlane, namespace: str) -> None:
-    roles = [d for d in _docs(helm_template(control_plane, namespace)) if d["kind"] in ("ClusterRole", "Role")]
+    roles = [d for d in helm_template(control_plane, namespace) if d["kind"] in ("ClusterRole", "Role")]
     assert roles
     for role in roles:
         for rule in role["rules"]:
@@ -35,7 +28,7 @@ def test_rbac_has_no_wildcards(control_plane: ControlPlane, namespace: str) -> N
 
 
 def test_operator_runs_as_non_root_with_a_read_only_root(control_plane: ControlPlane, namespace: str) -> None:
-    (deployment,) = [d for d in _docs(helm_template(control_plane, namespace)) if d["kind"] == "Deployment"]
+    (deployment,) = [d for d in helm_template(control_plane, namespace) if d["kind"] == "Deployment"]
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
@@ -44,19 +37,28 @@ def test_operator_runs_as_non_root_with_a_read_only_root(control_plane: ControlP
 
 
 def test_namespaced_install_binds_only_the_watched_namespaces(control_plane: ControlPlane, namespace: str) -> None:
-    docs = _docs(helm_template(control_plane, namespace, "--set", f"watchNamespaces={{{namespace}}}"))
+    docs = helm_template(control_plane, namespace, {"watchNamespaces": f"{{{namespace}}}"})
     bindings = [d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")]
-    assert {(b["kind"], b["metadata"].get("namespace")) for b in bindings} == {
-        ("RoleBinding", namespace),
-        ("ClusterRoleBinding", None),  # the CRD reader only
-    }
-    (crd_binding,) = [b for b in bindings if b["kind"] == "ClusterRoleBinding"]
-    assert crd_binding["roleRef"]["name"].endswith("-crd-reader")
+    assert [(b["kind"], b["metadata"].get("namespace")) for b in bindings] == [("RoleBinding", namespace)]
+
+
+def test_every_operator_variable_in_the_chart_is_an_operator_setting(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    values = {"artifactStore.pvcClaimName": "store", "artifactStore.s3.endpoint": "http://s3", "operator.env.X": "1"}
+    variables = set(operator_environment(helm_template(control_plane, namespace, values)))
+    settings = {f"MODELOPS_{name.upper()}" for name in OperatorSettings.model_fields}
+    assert {v for v in variables if v.startswith("MODELOPS_")} <= settings
+    assert {"MODELOPS_STORE_PVC_CLAIM", "MODELOPS_STORE_S3_ENDPOINT", "MODELOPS_LIVENESS_ENDPOINT"} <= variables
 
 
 def test_rendered_chart_is_accepted_by_server_side_apply(control_plane: ControlPlane, namespace: str) -> None:
-    rendered = helm_template(control_plane, namespace, "--include-crds", "--set", f"watchNamespaces={{{namespace}}}")
-    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-n", namespace, "-f", "-", input=rendered)
+    docs = render_chart(
+        control_plane.bin_dir / "helm", "modelops", namespace, {"watchNamespaces": f"{{{namespace}}}"}, "--include-crds"
+    )
+    control_plane.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs)
+    )
     control_plane.kubectl("get", "serviceaccount", "modelops-operator", "-n", namespace)
     can_i = control_plane.kubectl(
         "auth", "can-i", "patch", "modeldeployments.modelops.io/status", "-n", namespace,

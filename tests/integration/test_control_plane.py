@@ -16,9 +16,9 @@ from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
-import yaml
 
 from modelops.testing import ControlPlane, ControlPlaneError, ProcessKubelet
+from modelops.testing.waiting import apply_objects, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,23 +30,8 @@ MANUAL_LABEL = dict([MANUAL_POD_SELECTOR.split("=", 1)])
 WRITE_OK = "import os; open(os.environ['TERMINATION_MESSAGE_PATH'], 'w').write('{\"ok\":1}')"
 
 
-def wait_until(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def get(kubectl: Kubectl, *args: str) -> Any:
     return json.loads(kubectl("get", *args, "-o", "json").stdout)
-
-
-def apply(kubectl: Kubectl, namespace: str, manifest: dict[str, Any]) -> None:
-    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
 
 
 def job(name: str, command: list[str], labels: dict[str, str] | None = None, **pod_spec: Any) -> dict[str, Any]:
@@ -112,7 +97,7 @@ def test_starts_fast_with_ready_kwok_nodes(control_plane: ControlPlane, kubectl:
 
 def test_deployment_becomes_available_on_distinct_nodes(kubectl: Kubectl, namespace: str) -> None:
     labels = {"app": "web"}
-    apply(
+    apply_objects(
         kubectl,
         namespace,
         {
@@ -149,7 +134,7 @@ def test_deployment_becomes_available_on_distinct_nodes(kubectl: Kubectl, namesp
 
 def test_job_completes_on_kwok(kubectl: Kubectl, namespace: str) -> None:
     # kwok completes Job pods without running anything: this command would fail if it ran.
-    apply(kubectl, namespace, job("fake-work", ["python", "-c", "raise SystemExit(1)"]))
+    apply_objects(kubectl, namespace, job("fake-work", ["python", "-c", "raise SystemExit(1)"]))
     kubectl("wait", "-n", namespace, "--for=condition=Complete", "job/fake-work", "--timeout=60s")
     assert get(kubectl, "job", "fake-work", "-n", namespace)["status"]["succeeded"] == 1
 
@@ -157,7 +142,7 @@ def test_job_completes_on_kwok(kubectl: Kubectl, namespace: str) -> None:
 def test_garbage_collection_follows_owner_references(kubectl: Kubectl, namespace: str) -> None:
     kubectl("create", "configmap", "owner", "-n", namespace)
     owner_uid = get(kubectl, "configmap", "owner", "-n", namespace)["metadata"]["uid"]
-    apply(
+    apply_objects(
         kubectl,
         namespace,
         {
@@ -170,7 +155,7 @@ def test_garbage_collection_follows_owner_references(kubectl: Kubectl, namespace
         },
     )
     kubectl("delete", "configmap", "owner", "-n", namespace)
-    wait_until(
+    wait_for(
         "the child to be garbage-collected",
         lambda: kubectl("get", "configmap", "child", "-n", namespace, check=False).returncode != 0,
     )
@@ -191,7 +176,7 @@ def test_rbac_is_enforced_for_service_accounts(control_plane: ControlPlane, kube
         "-n",
         namespace,
     )
-    wait_until(
+    wait_for(
         "RBAC to allow the reader",
         lambda: kubectl("get", "pods", "-n", namespace, kubeconfig=as_reader, check=False).returncode == 0,
         timeout=10,
@@ -202,8 +187,8 @@ def test_rbac_is_enforced_for_service_accounts(control_plane: ControlPlane, kube
 def test_manual_pod_is_left_to_the_process_kubelet(
     control_plane: ControlPlane, kubectl: Kubectl, namespace: str
 ) -> None:
-    apply(kubectl, namespace, job("train", ["python", "-c", WRITE_OK], labels=MANUAL_LABEL))
-    wait_until(
+    apply_objects(kubectl, namespace, job("train", ["python", "-c", WRITE_OK], labels=MANUAL_LABEL))
+    wait_for(
         "the pod to be scheduled",
         lambda: [p for p in job_pods(kubectl, namespace, "train") if p["spec"].get("nodeName")],
     )
@@ -238,7 +223,7 @@ def test_failing_process_fails_the_pod_with_its_exit_code(
     script = "import sys; print('boom'); sys.exit(3)"
     manifest = job("fail", ["python", "-c", script], labels=MANUAL_LABEL)
     manifest["spec"]["template"]["spec"]["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
-    apply(kubectl, namespace, manifest)
+    apply_objects(kubectl, namespace, manifest)
     kubectl("wait", "-n", namespace, "--for=condition=Failed", "job/fail", "--timeout=60s")
     pod = job_pod(kubectl, namespace, "fail")
     assert pod["status"]["phase"] == "Failed"
@@ -271,7 +256,7 @@ def test_process_kubelet_resolves_env_and_termination_message_path_argument(
         {"name": "GREETING", "value": "hello-$(POD_NAMESPACE)"},
         {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "level"}}},
     ]
-    apply(kubectl, namespace, manifest)
+    apply_objects(kubectl, namespace, manifest)
     kubectl("wait", "-n", namespace, "--for=condition=Complete", "job/env", "--timeout=60s")
     pod = job_pod(kubectl, namespace, "env")
     message = json.loads(pod["status"]["containerStatuses"][0]["state"]["terminated"]["message"])

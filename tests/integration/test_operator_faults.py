@@ -8,42 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
 
 from modelops.testing import ProcessKubelet
+from modelops.testing.waiting import apply_objects, get_object, has_phase, status_of, wait_for
 
 pytestmark = pytest.mark.integration
 Kubectl = Callable[..., Any]
 
 
-def wait_for(what: str, check: Callable[[], Any], operator: Any = None, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if operator is not None and operator.proc.poll() is not None:
-            raise AssertionError(f"operator exited ({operator.proc.returncode}) while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-
-
-def get(kubectl: Kubectl, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
-    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
-
-
-def status(kubectl: Kubectl, namespace: str, kind: str, name: str) -> dict[str, Any]:
-    return ((get(kubectl, namespace, kind, name) or {}).get("status")) or {}
-
-
 def condition(obj_status: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in obj_status.get("conditions") or [] if c["type"] == type_), {})
-
-
-def apply(kubectl: Kubectl, namespace: str, *objs: dict[str, Any]) -> None:
-    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(objs))
 
 
 def events_of(kubectl: Kubectl, namespace: str, name: str) -> list[dict[str, Any]]:
@@ -64,12 +38,18 @@ def served(name: str, model: dict[str, Any], **spec: Any) -> dict[str, Any]:
 def test_killed_operator_restarts_without_duplicate_jobs(
     kubectl: Kubectl, namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:
-    apply(kubectl, namespace, dataset("iris"))
-    wait_for("the prepare Job", lambda: get(kubectl, namespace, "job", "iris-prepare-1-0"), operator)
+    apply_objects(kubectl, namespace, dataset("iris"))
+    wait_for(
+        "the prepare Job", lambda: get_object(kubectl, namespace, "job", "iris-prepare-1-0"), alive=operator.exited
+    )
     operator.kill()  # before or while it records the Job in the status
     operator.start()
 
-    wait_for("Dataset Ready", lambda: status(kubectl, namespace, "dataset", "iris").get("phase") == "Ready", operator)
+    wait_for(
+        "Dataset Ready",
+        has_phase(kubectl, namespace, "dataset", "iris", "Ready"),
+        alive=operator.exited,
+    )
     jobs = json.loads(kubectl("get", "jobs", "-n", namespace, "-o", "json").stdout)["items"]
     assert [j["metadata"]["name"] for j in jobs] == ["iris-prepare-1-0"]
     assert len(process_kubelet.runs) == 1
@@ -79,16 +59,14 @@ def test_killed_operator_restarts_without_duplicate_jobs(
 def test_bad_input_fails_once_with_the_trainers_reason(
     kubectl: Kubectl, namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:
-    apply(kubectl, namespace, dataset("broken", target="no_such_column"))
+    apply_objects(kubectl, namespace, dataset("broken", target="no_such_column"))
 
-    wait_for(
-        "Dataset Failed", lambda: status(kubectl, namespace, "dataset", "broken").get("phase") == "Failed", operator
-    )
-    st = status(kubectl, namespace, "dataset", "broken")
+    wait_for("Dataset Failed", has_phase(kubectl, namespace, "dataset", "broken", "Failed"), alive=operator.exited)
+    st = status_of(kubectl, namespace, "dataset", "broken")
     ready = condition(st, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "BadInput")
     assert "no_such_column" in ready["message"]
-    job = get(kubectl, namespace, "job", "broken-prepare-1-0")
+    job = get_object(kubectl, namespace, "job", "broken-prepare-1-0")
     assert job is not None
     assert job["status"].get("failed") == 1  # exit code 2: the podFailurePolicy failed the Job at once
     assert [r.exit_code for r in process_kubelet.runs.values()] == [2]
@@ -105,18 +83,18 @@ def test_missing_references_wait_with_a_reason_and_no_error_spam(
         "metadata": {"name": "orphan"},
         "spec": {"datasetRef": {"name": "missing"}, "model": {"algorithm": "logistic_regression"}},
     }
-    apply(kubectl, namespace, run, served("nomodel", {"trainingRunRef": {"name": "missing-run"}}))
+    apply_objects(kubectl, namespace, run, served("nomodel", {"trainingRunRef": {"name": "missing-run"}}))
 
-    wait_for("WaitingForData", lambda: status(kubectl, namespace, "tr", "orphan").get("phase") == "WaitingForData")
-    wait_for("Pending", lambda: status(kubectl, namespace, "md", "nomodel").get("phase") == "Pending")
+    wait_for("WaitingForData", has_phase(kubectl, namespace, "tr", "orphan", "WaitingForData"))
+    wait_for("Pending", has_phase(kubectl, namespace, "md", "nomodel", "Pending"))
     time.sleep(4)  # a few resyncs (1 s in the tests)
-    tr = status(kubectl, namespace, "tr", "orphan")
+    tr = status_of(kubectl, namespace, "tr", "orphan")
     assert condition(tr, "Ready")["reason"] == "DatasetNotFound"
     assert condition(tr, "DataReady")["reason"] == "DatasetNotFound"
-    md = status(kubectl, namespace, "md", "nomodel")
+    md = status_of(kubectl, namespace, "md", "nomodel")
     assert condition(md, "Ready")["reason"] == "TrainingRunNotFound"
     assert "missing-run" in condition(md, "Ready")["message"]
-    assert get(kubectl, namespace, "deployment", "nomodel") is None
+    assert get_object(kubectl, namespace, "deployment", "nomodel") is None
     # One Event per transition, not one per resync; no tracebacks, no retries logged as errors.
     assert len(events_of(kubectl, namespace, "orphan")) == 1
     assert len(events_of(kubectl, namespace, "nomodel")) == 1
@@ -129,41 +107,48 @@ def test_missing_references_wait_with_a_reason_and_no_error_spam(
 def test_cluster_wide_operator_with_a_cluster_role_serves_any_namespace(
     kubectl: Kubectl, namespace: str, operator: Any
 ) -> None:
-    apply(kubectl, namespace, served("m", {"uri": "file:///models/m/1"}))
-    wait_for("Ready", lambda: status(kubectl, namespace, "md", "m").get("phase") == "Ready", operator)
+    apply_objects(kubectl, namespace, served("m", {"uri": "file:///models/m/1"}))
+    wait_for("Ready", has_phase(kubectl, namespace, "md", "m", "Ready"), alive=operator.exited)
     assert "namespaces=all" in operator.logs()
 
 
 def test_deleted_or_edited_children_are_put_back(kubectl: Kubectl, namespace: str, operator: Any) -> None:
     uri = "file:///models/iris/v1"
-    apply(kubectl, namespace, served("iris", {"uri": uri}))
-    first = wait_for("the Deployment", lambda: get(kubectl, namespace, "deployment", "iris"), operator)
-    wait_for("Ready", lambda: status(kubectl, namespace, "md", "iris").get("phase") == "Ready", operator)
+    apply_objects(kubectl, namespace, served("iris", {"uri": uri}))
+    first = wait_for(
+        "the Deployment", lambda: get_object(kubectl, namespace, "deployment", "iris"), alive=operator.exited
+    )
+    wait_for("Ready", has_phase(kubectl, namespace, "md", "iris", "Ready"), alive=operator.exited)
 
     kubectl("delete", "deployment", "iris", "-n", namespace, "--wait=false")
     again = wait_for(
         "a new Deployment",
         lambda: (
-            (d := get(kubectl, namespace, "deployment", "iris")) and d["metadata"]["uid"] != first["metadata"]["uid"]
+            (d := get_object(kubectl, namespace, "deployment", "iris"))
+            and d["metadata"]["uid"] != first["metadata"]["uid"]
         ),
-        operator,
+        alive=operator.exited,
     )
     assert again
 
     kubectl("set", "env", "deployment/iris", "-n", namespace, "MODEL_URI=file:///somewhere/else")
 
     def model_uri() -> str | None:
-        dep = get(kubectl, namespace, "deployment", "iris") or {}
+        dep = get_object(kubectl, namespace, "deployment", "iris") or {}
         env = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("env", [])
         return next((e.get("value") for e in env if e["name"] == "MODEL_URI"), None)
 
-    wait_for("MODEL_URI put back", lambda: model_uri() == uri, operator)
+    wait_for("MODEL_URI put back", lambda: model_uri() == uri, alive=operator.exited)
     kubectl("delete", "service", "iris", "-n", namespace)
-    wait_for("the Service back", lambda: get(kubectl, namespace, "service", "iris"), operator)
+    wait_for("the Service back", lambda: get_object(kubectl, namespace, "service", "iris"), alive=operator.exited)
 
     kubectl("delete", "md", "iris", "-n", namespace)  # the garbage collector takes every child with it
     for kind in ("deployment", "service", "hpa", "pdb"):
-        wait_for(f"{kind} collected", lambda kind=kind: get(kubectl, namespace, kind, "iris") is None, operator)
+        wait_for(
+            f"{kind} collected",
+            lambda kind=kind: get_object(kubectl, namespace, kind, "iris") is None,
+            alive=operator.exited,
+        )
 
 
 def test_training_run_spec_is_immutable_once_training_started(kubectl: Kubectl, namespace: str) -> None:
@@ -173,7 +158,7 @@ def test_training_run_spec_is_immutable_once_training_started(kubectl: Kubectl, 
         "metadata": {"name": "pinned"},
         "spec": {"datasetRef": {"name": "d"}, "model": {"algorithm": "logistic_regression"}},
     }
-    apply(kubectl, namespace, run)
+    apply_objects(kubectl, namespace, run)
     patch = json.dumps({"spec": {"model": {"algorithm": "random_forest"}}})
     kubectl("patch", "tr", "pinned", "-n", namespace, "--type=merge", "-p", patch)  # still Pending: allowed
     started = json.dumps({"status": {"phase": "Running"}})
@@ -203,14 +188,14 @@ def test_liveness_and_metrics_endpoints_answer(kubectl: Kubectl, namespace: str,
         "MODELOPS_METRICS_PORT": str(prom),
     }
     operator.start()
-    apply(kubectl, namespace, served("m", {"uri": "file:///models/m/1"}))
-    wait_for("Ready", lambda: status(kubectl, namespace, "md", "m").get("phase") == "Ready", operator)
+    apply_objects(kubectl, namespace, served("m", {"uri": "file:///models/m/1"}))
+    wait_for("Ready", has_phase(kubectl, namespace, "md", "m", "Ready"), alive=operator.exited)
 
     def body(url: str) -> str:
         with urllib.request.urlopen(url, timeout=5) as response:
             return str(response.read().decode())
 
-    wait_for("liveness", lambda: _answers(body, f"http://127.0.0.1:{live}/healthz"), operator, timeout=20)
+    wait_for("liveness", lambda: _answers(body, f"http://127.0.0.1:{live}/healthz"), alive=operator.exited, timeout=20)
     metrics = body(f"http://127.0.0.1:{prom}/metrics")
     assert 'modelops_operator_reconciles_total{kind="ModelDeployment",result="ok"}' in metrics
     assert "modelops_operator_reconcile_duration_seconds_bucket" in metrics
@@ -234,7 +219,7 @@ def test_a_new_model_rolls_out_and_from_latest_follows_the_newest_run(
             "metadata": {"name": name, "labels": {"app": "iris"}},
             "spec": {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}},
         }
-        apply(kubectl, namespace, run)
+        apply_objects(kubectl, namespace, run)
         done = {
             "phase": "Succeeded",
             "observedGeneration": 1,
@@ -252,26 +237,26 @@ def test_a_new_model_rolls_out_and_from_latest_follows_the_newest_run(
             "-p",
             json.dumps({"status": done}),
         )
-    apply(kubectl, namespace, served("iris", {"fromLatest": {"matchLabels": {"app": "iris"}}}))
+    apply_objects(kubectl, namespace, served("iris", {"fromLatest": {"matchLabels": {"app": "iris"}}}))
     wait_for(
         "Ready on rf-2",
-        lambda: status(kubectl, namespace, "md", "iris").get("model", {}).get("run") == "rf-2",
-        operator,
+        lambda: status_of(kubectl, namespace, "md", "iris").get("model", {}).get("run") == "rf-2",
+        alive=operator.exited,
     )
 
     patch = json.dumps({"spec": {"model": {"fromLatest": None, "trainingRunRef": {"name": "rf-1"}}}})
     kubectl("patch", "md", "iris", "-n", namespace, "--type=merge", "-p", patch)
     wait_for(
         "rolled to rf-1",
-        lambda: status(kubectl, namespace, "md", "iris").get("model", {}).get("run") == "rf-1",
-        operator,
+        lambda: status_of(kubectl, namespace, "md", "iris").get("model", {}).get("run") == "rf-1",
+        alive=operator.exited,
     )
-    dep = get(kubectl, namespace, "deployment", "iris")
+    dep = get_object(kubectl, namespace, "deployment", "iris")
     assert dep is not None
     env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MODEL_URI"] == "file:///models/rf-1/v"
     assert dep["metadata"]["generation"] >= 2  # the pod template changed: a rolling update, same Deployment
-    history = status(kubectl, namespace, "md", "iris")["history"]
+    history = status_of(kubectl, namespace, "md", "iris")["history"]
     assert [h["run"] for h in history] == ["rf-2", "rf-1"]
     assert "Promoted" in [e["reason"] for e in events_of(kubectl, namespace, "iris")]
 
@@ -314,12 +299,18 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
             monitoring={"interval": "1s", "drift": {"method": "psi", "threshold": 0.2}},
             retraining={"policy": "OnDrift", "template": template, "cooldown": "1h"},
         )
-        apply(kubectl, namespace, md)
+        apply_objects(kubectl, namespace, md)
 
-        wait_for("a retraining run", lambda: get(kubectl, namespace, "tr", "iris-retrain-1"), operator)
-        st = wait_for("retraining status", lambda: status(kubectl, namespace, "md", "iris").get("retraining"), operator)
+        wait_for(
+            "a retraining run", lambda: get_object(kubectl, namespace, "tr", "iris-retrain-1"), alive=operator.exited
+        )
+        st = wait_for(
+            "retraining status",
+            lambda: status_of(kubectl, namespace, "md", "iris").get("retraining"),
+            alive=operator.exited,
+        )
         assert st["run"] == "iris-retrain-1" and "drift psi=0.450" in st["reason"]
-        monitoring = status(kubectl, namespace, "md", "iris")["monitoring"]
+        monitoring = status_of(kubectl, namespace, "md", "iris")["monitoring"]
         assert monitoring["driftScore"] == 0.45 and monitoring["driftedFeatures"] == ["petal_length"]
         assert "Retraining" in [e["reason"] for e in events_of(kubectl, namespace, "iris")]
 
@@ -338,8 +329,8 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
         )
         wait_for(
             "promoted",
-            lambda: status(kubectl, namespace, "md", "iris").get("model", {}).get("version") == "2",
-            operator,
+            lambda: status_of(kubectl, namespace, "md", "iris").get("model", {}).get("version") == "2",
+            alive=operator.exited,
         )
         time.sleep(2)  # within the cooldown: no second run despite the drift
         runs = json.loads(kubectl("get", "tr", "-n", namespace, "-o", "json").stdout)["items"]
@@ -351,16 +342,18 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
 def test_refresh_runs_a_new_job_and_keeps_the_version_when_content_is_unchanged(
     kubectl: Kubectl, namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:
-    apply(kubectl, namespace, dataset("iris", refreshInterval="3s"))
-    wait_for("the refresh Job", lambda: get(kubectl, namespace, "job", "iris-prepare-1-1"), operator)
-    first = status(kubectl, namespace, "dataset", "iris")
+    apply_objects(kubectl, namespace, dataset("iris", refreshInterval="3s"))
+    wait_for(
+        "the refresh Job", lambda: get_object(kubectl, namespace, "job", "iris-prepare-1-1"), alive=operator.exited
+    )
+    first = status_of(kubectl, namespace, "dataset", "iris")
     assert first["phase"] == "Ready"  # still Ready while it refreshes
 
     def refreshed() -> bool:
         events = [e["reason"] for e in events_of(kubectl, namespace, "iris")]
         return "Unchanged" in events
 
-    wait_for("the refresh recorded", refreshed, operator)
-    st = status(kubectl, namespace, "dataset", "iris")
+    wait_for("the refresh recorded", refreshed, alive=operator.exited)
+    st = status_of(kubectl, namespace, "dataset", "iris")
     assert st["phase"] == "Ready" and st["version"] == first["version"]
     assert len(st["versions"]) == 1

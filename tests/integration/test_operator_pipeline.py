@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,29 +10,9 @@ import pytest
 import yaml
 
 from modelops.testing import ProcessKubelet
+from modelops.testing.waiting import apply_objects, get_object, has_phase, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def get(kubectl: Callable[..., Any], namespace: str, kind: str, name: str) -> dict[str, Any] | None:
-    proc = kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else None
-
-
-def phase_of(kubectl: Callable[..., Any], namespace: str, kind: str, name: str) -> str | None:
-    obj = get(kubectl, namespace, kind, name)
-    return ((obj or {}).get("status") or {}).get("phase")
 
 
 DATASET = {
@@ -57,31 +35,33 @@ DEPLOYMENT = {
 }
 
 
-def apply(kubectl: Callable[..., Any], namespace: str, *objs: dict[str, Any]) -> None:
-    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(objs))
-
-
 def test_dataset_to_served_model_with_real_training(
     kubectl: Callable[..., Any], namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:
-    apply(kubectl, namespace, DATASET, RUN, DEPLOYMENT)
+    apply_objects(kubectl, namespace, DATASET, RUN, DEPLOYMENT)
 
-    wait_for("Dataset Ready", lambda: phase_of(kubectl, namespace, "dataset", "iris") == "Ready")
-    ds = get(kubectl, namespace, "dataset", "iris")
+    wait_for("Dataset Ready", has_phase(kubectl, namespace, "dataset", "iris", "Ready"))
+    ds = get_object(kubectl, namespace, "dataset", "iris")
     assert ds is not None
     assert ds["status"]["rows"] > 100 and ds["status"]["version"]
     assert ds["status"]["observedGeneration"] == ds["metadata"]["generation"]
 
-    wait_for("TrainingRun Succeeded", lambda: phase_of(kubectl, namespace, "trainingrun", "iris-lr") == "Succeeded")
-    run = get(kubectl, namespace, "trainingrun", "iris-lr")
+    wait_for(
+        "TrainingRun Succeeded",
+        has_phase(kubectl, namespace, "trainingrun", "iris-lr", "Succeeded"),
+    )
+    run = get_object(kubectl, namespace, "trainingrun", "iris-lr")
     assert run is not None
     model = run["status"]["model"]
     assert model["uri"].startswith(f"file://{operator.store}/models/iris-lr/")
     assert run["status"]["datasetVersion"] == ds["status"]["version"]
     assert run["status"]["score"].startswith("accuracy=")
 
-    wait_for("ModelDeployment Ready", lambda: phase_of(kubectl, namespace, "modeldeployment", "iris") == "Ready")
-    md = get(kubectl, namespace, "modeldeployment", "iris")
+    wait_for(
+        "ModelDeployment Ready",
+        has_phase(kubectl, namespace, "modeldeployment", "iris", "Ready"),
+    )
+    md = get_object(kubectl, namespace, "modeldeployment", "iris")
     assert md is not None
     assert md["status"]["model"]["version"] == model["version"]
     assert md["status"]["endpoint"] == f"http://iris.{namespace}.svc.cluster.local/v2/models/iris"
@@ -90,11 +70,11 @@ def test_dataset_to_served_model_with_real_training(
 
     uid = md["metadata"]["uid"]
     for kind in ("deployment", "service", "hpa", "pdb"):
-        child = get(kubectl, namespace, kind, "iris")
+        child = get_object(kubectl, namespace, kind, "iris")
         assert child is not None, kind
         (owner,) = child["metadata"]["ownerReferences"]
         assert (owner["kind"], owner["uid"], owner["controller"]) == ("ModelDeployment", uid, True)
-    deployment = get(kubectl, namespace, "deployment", "iris")
+    deployment = get_object(kubectl, namespace, "deployment", "iris")
     assert deployment is not None
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MODEL_URI"] == model["uri"]
