@@ -37,10 +37,11 @@ class S3Source(ApiModel):
 
 
 class ConfigMapSource(ApiModel):
-    """A small CSV held in a ConfigMap key."""
+    """A small file held in a ConfigMap key (binaryData for Parquet)."""
 
     name: str = Field(min_length=1, max_length=253)
     key: str = Field(min_length=1, max_length=253)
+    format: FileFormat | None = Field(default=None, description="inferred from the key when absent")
 
 
 class PvcSource(ApiModel):
@@ -92,7 +93,16 @@ class MissingValues(ApiModel):
 class Outliers(ApiModel):
     method: Literal["iqr", "zscore"]
     action: Literal["clip", "drop"] = "clip"
-    threshold: float | None = Field(default=None, gt=0, description="IQR multiplier (1.5) or z-score (3.0)")
+    threshold: float | None = Field(
+        default=None, gt=0, description="IQR multiplier (default 1.5) or z-score (default 3.0)"
+    )
+    columns: list[str] | None = Field(default=None, description="default: every numeric feature")
+
+    @property
+    def effective_threshold(self) -> float:
+        if self.threshold is not None:
+            return self.threshold
+        return 1.5 if self.method == "iqr" else 3.0
 
 
 class Cleaning(ApiModel):
@@ -116,7 +126,11 @@ class ColumnRule(ApiModel):
     type: ColumnType | None = None
     min: float | None = None
     max: float | None = None
-    allowed_values: list[str] | None = None
+    # Strings only: a structural schema cannot say "string, number or boolean" for
+    # list items, and comparing as text lets "1" match 1 and 1.0 in the data.
+    allowed_values: list[str] | None = Field(
+        default=None, description='compared as text: "1" matches 1 and 1.0; booleans are stored as 0/1'
+    )
 
     @model_validator(mode="after")
     def _range(self) -> ColumnRule:

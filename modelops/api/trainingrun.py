@@ -13,6 +13,7 @@ Task = Literal["classification", "regression", "clustering"]
 Algorithm = Literal[
     "logistic_regression",
     "random_forest",
+    "decision_tree",
     "gradient_boosting",
     "hist_gradient_boosting",
     "svm",
@@ -59,7 +60,7 @@ class Split(ApiModel):
     train: float = Field(default=0.7, gt=0, lt=1)
     validation: float = Field(default=0.15, ge=0, lt=1)
     test: float = Field(default=0.15, gt=0, lt=1)
-    stratify: bool = True
+    stratify: bool | None = Field(default=None, description="default: true for classification")
     seed: int = Field(default=42, ge=0)
 
     @model_validator(mode="after")
@@ -71,7 +72,9 @@ class Split(ApiModel):
 
 class Objective(ApiModel):
     metric: Metric
-    goal: Literal["maximize", "minimize"] = "maximize"
+    goal: Literal["maximize", "minimize"] | None = Field(
+        default=None, description="inferred: minimize for rmse and mae, else maximize"
+    )
 
 
 class Tuning(ApiModel):
@@ -83,6 +86,15 @@ class Tuning(ApiModel):
     cv_folds: int = Field(default=3, ge=2, le=20)
     objective: Objective | None = None
 
+    # Not a CEL rule: `parameters` is free-form (preserve-unknown-fields), so the
+    # API server accepts an empty list; the trainer refuses it before any fit.
+    @model_validator(mode="after")
+    def _every_parameter_has_values(self) -> Tuning:
+        empty = sorted(name for name, values in self.parameters.items() if not values)
+        if empty:
+            raise ValueError(f"parameters {empty} have no values")
+        return self
+
 
 class BeatServing(ApiModel):
     """Promote only if the new model is not worse than the one now serving."""
@@ -91,27 +103,41 @@ class BeatServing(ApiModel):
     tolerance: float = Field(default=0.0, ge=0)
 
 
-class PromotionGates(ApiModel):
-    min_metrics: dict[str, float] = Field(
-        max_length=len(METRICS),
+def _unknown_metrics(field: str) -> str:
+    return f"{field} keys must be known metrics: " + ", ".join(METRICS)
+
+
+def _metric_bounds(field: str, description: str) -> Any:
+    """A `metric -> bound` map whose keys both the API server and pydantic check against METRICS."""
+    return Field(
+        max_length=len(METRICS),  # bounds the CEL rule's estimated cost
         default_factory=dict,
-        description="metric -> lowest acceptable test-split value (for rmse/mae: highest)",
+        description=description,
         json_schema_extra={
             "x-kubernetes-validations": [
-                {
-                    "rule": "self.all(k, k in " + repr(list(METRICS)) + ")",
-                    "message": "minMetrics keys must be known metrics: " + ", ".join(METRICS),
-                }
+                {"rule": "self.all(k, k in " + repr(list(METRICS)) + ")", "message": _unknown_metrics(field)}
             ]
         },
+    )
+
+
+class PromotionGates(ApiModel):
+    """Bounds on the test-split metrics; a model outside any of them is rejected."""
+
+    min_metrics: dict[str, float] = _metric_bounds(
+        "minMetrics", "metric -> lowest acceptable test-split value, for higher-is-better metrics"
+    )
+    max_metrics: dict[str, float] = _metric_bounds(
+        "maxMetrics", "metric -> highest acceptable test-split value, for lower-is-better metrics (rmse, mae)"
     )
     beat_serving: BeatServing | None = None
 
     @model_validator(mode="after")
     def _known_metrics(self) -> PromotionGates:
-        unknown = sorted(set(self.min_metrics) - set(METRICS))
-        if unknown:
-            raise ValueError(f"minMetrics keys must be known metrics: {', '.join(METRICS)}; got {unknown}")
+        for field, gates in (("minMetrics", self.min_metrics), ("maxMetrics", self.max_metrics)):
+            unknown = sorted(set(gates) - set(METRICS))
+            if unknown:
+                raise ValueError(f"{_unknown_metrics(field)}; got {unknown}")
         return self
 
 

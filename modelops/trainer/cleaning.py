@@ -8,14 +8,15 @@ the target are always dropped: a label cannot be imputed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from modelops.api.dataset import Cleaning, MissingValues, Outliers
 from modelops.trainer.errors import SpecError
-from modelops.trainer.spec import Cleaning, MissingValues, Outliers
 
 
 @dataclass
@@ -104,11 +105,27 @@ def handle_outliers(
     return clipped
 
 
+def fill_value_for(value: int | str | None, column: pd.Series, name: str) -> int | float | str:
+    """The constant `fillValue` as the column needs it: text for text, a number for numbers.
+
+    The CRD types it int-or-string, so a fractional fill arrives as text ("0.5").
+    """
+    if not is_numeric(column):
+        return str(value)
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = math.nan  # refused below, with "nan" and "inf"
+    if not math.isfinite(number):
+        raise SpecError(f"spec.cleaning.missingValues.fillValue: {value!r} cannot fill numeric column {name!r}")
+    return number
+
+
 def handle_missing(
     frame: pd.DataFrame, spec: MissingValues, columns: Sequence[str], counts: CleaningCounts
 ) -> pd.DataFrame:
-    if spec.strategy == "none":
-        return frame
     missing = frame[list(columns)].isna()
     if spec.strategy == "drop":
         rows = missing.any(axis=1)
@@ -121,11 +138,7 @@ def handle_missing(
             continue
         column = frame[c]
         if spec.strategy == "constant":
-            value = spec.fill_value
-            if is_numeric(column) and not isinstance(value, int | float):
-                raise SpecError(f"spec.cleaning.missingValues.fillValue: {value!r} cannot fill numeric column {c!r}")
-            if not is_numeric(column):
-                value = str(value)
+            value = fill_value_for(spec.fill_value, column, c)
         elif spec.strategy in ("mean", "median") and is_numeric(column):
             value = column.mean() if spec.strategy == "mean" else column.median()
         else:

@@ -9,7 +9,6 @@ modelops.trainer for the codes).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
@@ -36,6 +35,7 @@ from modelops.trainer import (
     REASON_TRANSIENT,
 )
 from modelops.trainer.errors import BadInputError, SpecError, TransientError
+from modelops.trainer.spec import parse_spec, spec_object
 from modelops.trainer.termination import report
 
 log = logging.getLogger("modelops.trainer")
@@ -68,15 +68,7 @@ def _spec_dict(args: argparse.Namespace) -> dict[str, Any]:
             text = Path(args.spec_file).read_text()
         except OSError as e:
             raise SpecError(f"--spec-file: cannot read {args.spec_file}: {e}") from e
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"spec is not valid JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise SpecError("spec must be a JSON object")
-    return data
+    return spec_object(text) if text else {}
 
 
 def _check_name(name: str) -> str:
@@ -99,9 +91,9 @@ def _prepare(args: argparse.Namespace) -> BaseModel:
     # writing Parquet would stack fresh pages on top of it (about 20% higher peak
     # RSS, see bench/training). Arrow reads this once, before its first allocation.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    from modelops.api.dataset import DatasetSpec
     from modelops.trainer.prepare import run_prepare
     from modelops.trainer.sources import SourceLocations
-    from modelops.trainer.spec import DatasetSpec, parse_spec
 
     data = _spec_dict(args)
     if args.builtin:
@@ -123,10 +115,14 @@ def _prepare(args: argparse.Namespace) -> BaseModel:
 
 
 def _train(args: argparse.Namespace) -> BaseModel:
-    from modelops.trainer.spec import TrainingRunSpec, parse_spec
-    from modelops.trainer.train import run_train
+    from modelops.api.trainingrun import TrainingRunSpec
+    from modelops.trainer.train import parse_dataset_ref, run_train
 
     data = _spec_dict(args)
+    # --dataset names the version to train on (the operator resolves the CR's
+    # datasetRef and pins it), so like the other flags it overrides the spec's.
+    dataset, version = parse_dataset_ref(args.dataset)
+    data["datasetRef"] = {"name": dataset} | ({"version": version} if version else {})
     if args.algorithm:
         data.setdefault("model", {})["algorithm"] = args.algorithm
     if args.task:
@@ -134,9 +130,7 @@ def _train(args: argparse.Namespace) -> BaseModel:
     if args.seed is not None:
         data.setdefault("split", {})["seed"] = args.seed
     spec = parse_spec(TrainingRunSpec, data)
-    return run_train(
-        name=_check_name(args.name), store=_store(args), dataset=args.dataset, spec=spec, n_jobs=args.n_jobs
-    )
+    return run_train(name=_check_name(args.name), store=_store(args), spec=spec, n_jobs=args.n_jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:

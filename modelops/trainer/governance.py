@@ -8,8 +8,8 @@ import os
 
 import pandas as pd
 
+from modelops.api.dataset import Governance
 from modelops.trainer.errors import SpecError
-from modelops.trainer.spec import Governance
 
 PII_KEY_ENV = "MODELOPS_PII_KEY"
 HASH_LENGTH = 16

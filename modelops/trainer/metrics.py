@@ -33,18 +33,11 @@ METRICS: dict[Task, dict[str, Goal]] = {
     "clustering": {"silhouette": "maximize"},
 }
 
-# Shorter names people write, and the metric they mean.
-ALIASES = {"f1": "f1_macro", "precision": "precision_macro", "recall": "recall_macro", "auc": "roc_auc"}
-
 HEADLINE: dict[Task, tuple[str, ...]] = {
     "classification": ("accuracy", "f1_macro", "f1_weighted", "roc_auc"),
     "regression": ("r2", "rmse", "mae"),
     "clustering": ("silhouette",),
 }
-
-
-def canonical_metric(name: str) -> str:
-    return ALIASES.get(name, name)
 
 
 def classification_metrics(

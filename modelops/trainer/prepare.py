@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from modelops.api.dataset import DatasetSpec, DataValidation, Governance
 from modelops.artifacts.dataset_format import DatasetManifest, dataset_reldir, frame_to_parquet, save_dataset
 from modelops.artifacts.metadata import DatasetResult
 from modelops.artifacts.store import ArtifactStore
@@ -21,7 +22,6 @@ from modelops.trainer.profiling import feature_schema, profile_frame
 from modelops.trainer.quality import check_quality, missing_fractions
 from modelops.trainer.report import render_report
 from modelops.trainer.sources import BUILTIN_TARGET, SourceLocations, load_source
-from modelops.trainer.spec import DatasetSpec
 from modelops.trainer.versioning import dataset_version
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,9 @@ def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations
     builtin = spec.source.builtin is not None and locations.source_file is None
     target, features = resolve_columns(raw, spec, builtin=builtin)
     rows_ingested = len(raw)
+    governance = spec.governance or Governance()
     selected, dropped_pii = apply_governance(
-        raw[[*features, *([target] if target else [])]], spec.governance, target=target, dataset_name=name
+        raw[[*features, *([target] if target else [])]], governance, target=target, dataset_name=name
     )
     del raw  # the unselected columns may hold data that must not linger
     features = [f for f in features if f not in dropped_pii]
@@ -88,7 +89,7 @@ def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations
 
     cleaned, counts = clean(selected, spec.cleaning, features=features, target=target)
     del selected
-    check_quality(raw_missing, cleaned, spec.validation)
+    check_quality(raw_missing, cleaned, spec.validation or DataValidation())
     if len(cleaned) == 0:
         raise QualityGateError(["no rows left after cleaning"])
 
@@ -98,7 +99,7 @@ def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations
         "rows_ingested": rows_ingested,
         "missing_values": missing_cells,
         **counts.as_dict(),
-        "pii_columns": len(spec.governance.pii_columns),
+        "pii_columns": len(governance.pii_columns),
     }
     if store.is_complete(reldir):
         log.info("dataset version %s already stored; marking it the latest", version)

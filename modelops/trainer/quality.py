@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from modelops.api.dataset import ColumnRule, DataValidation
 from modelops.trainer.cleaning import is_numeric
 from modelops.trainer.errors import QualityGateError
-from modelops.trainer.spec import ColumnCheck, DataValidation
 
 _SAMPLES = 3
 
@@ -54,7 +54,7 @@ def _type_failure(column: pd.Series, expected: str) -> str | None:
     return None if ok else f"values are not {expected} (dtype {column.dtype})"
 
 
-def check_column(frame: pd.DataFrame, check: ColumnCheck) -> list[str]:
+def check_column(frame: pd.DataFrame, check: ColumnRule) -> list[str]:
     where = f"validation.columns[{check.name}]"
     if check.name not in frame.columns:
         return [f"{where}: column {check.name!r} is not in the data"]
@@ -78,8 +78,8 @@ def check_column(frame: pd.DataFrame, check: ColumnCheck) -> list[str]:
                 )
     if check.allowed_values is not None:
         observed = column.dropna()
-        allowed = {str(v) for v in check.allowed_values}
-        # Compare as text so 1, 1.0 and "1" all match an allowed 1.
+        allowed = set(check.allowed_values)
+        # The allowed values are text (see ColumnRule); 1 and 1.0 in the data both match "1".
         as_text = observed.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
         bad = observed[~as_text.isin(allowed)]
         if bad.size:

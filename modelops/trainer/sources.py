@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from modelops.api.dataset import BuiltinName, DataSource, FileFormat, UrlSource
 from modelops.artifacts.errors import (
     ArtifactNotFoundError,
     StorageAccessDeniedError,
@@ -22,7 +23,6 @@ from modelops.artifacts.errors import (
 )
 from modelops.artifacts.store import s3_filesystem, translate_errors
 from modelops.trainer.errors import SourceError, TransientError
-from modelops.trainer.spec import BuiltinName, DataFormat, Source, UrlSource
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def load_builtin(name: BuiltinName) -> pd.DataFrame:
     return frame
 
 
-def _format_of(location: str, given: DataFormat | None) -> DataFormat:
+def _format_of(location: str, given: FileFormat | None) -> FileFormat:
     if given is not None:
         return given
     lowered = location.lower().split("?", 1)[0]
@@ -80,7 +80,7 @@ def _read_csv(data: Any) -> pd.DataFrame:
     return frame
 
 
-def _parse(data: Any, fmt: DataFormat, where: str) -> pd.DataFrame:
+def _parse(data: Any, fmt: FileFormat, where: str) -> pd.DataFrame:
     try:
         if fmt == "parquet":
             return pd.read_parquet(data)
@@ -104,7 +104,7 @@ def _short(e: BaseException) -> str:
     return text[0][:200] if text else type(e).__name__
 
 
-def read_local(path: str, fmt: DataFormat | None) -> pd.DataFrame:
+def read_local(path: str, fmt: FileFormat | None) -> pd.DataFrame:
     file = Path(path)
     if not file.is_file():
         raise SourceError(f"source file not found: {path}")
@@ -115,9 +115,7 @@ def read_url(source: UrlSource) -> pd.DataFrame:
     import aiohttp
     import fsspec
 
-    url = source.url
-    if not url.startswith(("http://", "https://")):
-        raise SourceError(f"source.url must be http(s): {url!r}")
+    url = source.url  # http(s): the API model's pattern
     try:
         fs = fsspec.filesystem("http", skip_instance_cache=True)
         data = fs.cat_file(url)
@@ -132,7 +130,7 @@ def read_url(source: UrlSource) -> pd.DataFrame:
     return _parse(io.BytesIO(data), _format_of(url, source.format), url)
 
 
-def read_s3(bucket: str, key: str, endpoint: str | None, fmt: DataFormat | None) -> pd.DataFrame:
+def read_s3(bucket: str, key: str, endpoint: str | None, fmt: FileFormat | None) -> pd.DataFrame:
     uri = f"s3://{bucket}/{key}"
     try:
         with translate_errors(uri):
@@ -146,15 +144,14 @@ def read_s3(bucket: str, key: str, endpoint: str | None, fmt: DataFormat | None)
     return _parse(io.BytesIO(data), _format_of(key, fmt), uri)
 
 
-def load_source(source: Source, where: SourceLocations) -> tuple[pd.DataFrame, str]:
+def load_source(source: DataSource, where: SourceLocations) -> tuple[pd.DataFrame, str]:
     """The raw frame and a one-line description of where it came from."""
     if where.source_file is not None:
         return read_local(where.source_file, None), f"file:{where.source_file}"
     if source.builtin is not None:
         return load_builtin(source.builtin.name), f"builtin:{source.builtin.name}"
     if source.url is not None:
-        url = UrlSource(url=source.url) if isinstance(source.url, str) else source.url
-        return read_url(url), url.url
+        return read_url(source.url), source.url.url
     if source.s3 is not None:
         s3 = source.s3
         return read_s3(s3.bucket, s3.key, s3.endpoint, s3.format), f"s3://{s3.bucket}/{s3.key}"
@@ -162,7 +159,7 @@ def load_source(source: Source, where: SourceLocations) -> tuple[pd.DataFrame, s
         cm = source.config_map
         path = str(Path(where.source_dir) / cm.key)
         return read_local(path, cm.format), f"configMap:{cm.name}/{cm.key}"
-    assert source.pvc is not None  # Source guarantees exactly one kind
+    assert source.pvc is not None  # DataSource guarantees exactly one kind
     pvc = source.pvc
     path = str(Path(where.pvc_root) / pvc.claim_name / pvc.path.lstrip("/"))
     return read_local(path, pvc.format), f"pvc:{pvc.claim_name}/{pvc.path.lstrip('/')}"

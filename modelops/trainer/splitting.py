@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from modelops.api import trainingrun
 from modelops.artifacts.metadata import Task
 from modelops.trainer.errors import BadInputError
-from modelops.trainer.spec import SplitSpec
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,9 @@ class Splits:
         return [(name, split) for name, split in named if split is not None]
 
 
-def split_data(frame: pd.DataFrame, *, features: list[str], target: str | None, task: Task, spec: SplitSpec) -> Splits:
+def split_data(
+    frame: pd.DataFrame, *, features: list[str], target: str | None, task: Task, spec: trainingrun.Split
+) -> Splits:
     """Two seeded cuts: test off the whole, then validation off the rest (same proportions as the spec)."""
     X = frame[features]
     y = frame[target] if target is not None and task != "clustering" else None

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 import modelops
+from modelops.api.trainingrun import TrainingRunSpec
 from modelops.artifacts.dataset_format import LoadedDataset, dataset_reldir, load_dataset
 from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task, TrainResult
 from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_from, model_reldir, save_model
@@ -30,7 +31,6 @@ from modelops.trainer.gates import apply_gates, check_gate_names
 from modelops.trainer.metrics import evaluate, headline
 from modelops.trainer.pipeline import build_pipeline
 from modelops.trainer.profiling import profile_frame
-from modelops.trainer.spec import TrainingRunSpec
 from modelops.trainer.splitting import Splits, split_data
 from modelops.trainer.tuning import Objective, candidates, check_candidates, cv_for, objective_of, tune
 from modelops.trainer.versioning import model_version
@@ -142,7 +142,6 @@ def run_train(
     *,
     name: str,
     store: ArtifactStore,
-    dataset: str,
     spec: TrainingRunSpec,
     n_jobs: int | None = None,
 ) -> TrainResult:
@@ -152,8 +151,8 @@ def run_train(
         make_estimator(
             algorithm, spec.task, spec.model.hyperparameters, spec.split.seed, field_path="spec.model.hyperparameters"
         )
-    dataset_name, pinned = parse_dataset_ref(dataset)
-    dataset_version = resolve_dataset(store, dataset_name, pinned)
+    dataset_name = spec.dataset_ref.name
+    dataset_version = resolve_dataset(store, dataset_name, spec.dataset_ref.version)
     loaded = load_dataset(store, dataset_reldir(dataset_name, dataset_version))
     log.info("loaded dataset %s@%s (%d rows)", dataset_name, dataset_version, len(loaded.frame))
     return _train_on(name=name, store=store, loaded=loaded, algorithm=algorithm, spec=spec, n_jobs=n_jobs)

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from modelops.api.trainingrun import Tuning
 from modelops.artifacts.metadata import Task
 from modelops.trainer.algorithms import Algorithm, make_estimator
 from modelops.trainer.errors import BadInputError, SpecError
-from modelops.trainer.metrics import METRICS, Goal, canonical_metric
+from modelops.trainer.metrics import METRICS, Goal
 from modelops.trainer.pipeline import MODEL_STEP
-from modelops.trainer.spec import TuningSpec
 
 DEFAULT_OBJECTIVE: dict[Task, str] = {
     "classification": "accuracy",
@@ -55,8 +55,8 @@ class TuningOutcome:
     best_score: float
 
 
-def objective_of(spec: TuningSpec, task: Task) -> Objective:
-    name = canonical_metric(spec.objective.metric) if spec.objective else DEFAULT_OBJECTIVE[task]
+def objective_of(spec: Tuning, task: Task) -> Objective:
+    name = spec.objective.metric if spec.objective else DEFAULT_OBJECTIVE[task]
     known = METRICS[task]
     if name not in known:
         raise SpecError(f"spec.tuning.objective.metric: {name!r} is not a {task} metric (known: {', '.join(known)})")
@@ -66,7 +66,7 @@ def objective_of(spec: TuningSpec, task: Task) -> Objective:
     return Objective(name, goal)
 
 
-def candidates(spec: TuningSpec, seed: int) -> list[dict[str, Any]]:
+def candidates(spec: Tuning, seed: int) -> list[dict[str, Any]]:
     from sklearn.model_selection import ParameterGrid, ParameterSampler
 
     space = {name: list(values) for name, values in spec.parameters.items()}

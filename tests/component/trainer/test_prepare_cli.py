@@ -58,13 +58,14 @@ def test_builtin_dataset_is_versioned_profiled_and_reported(run_trainer: RunTrai
     assert run.message == run.result
     assert len(json.dumps(run.message).encode()) < 4096
     result = DatasetResult.model_validate(run.message)
-    assert (result.rows, result.columns) == (150, 5)
+    assert (result.rows, result.columns) == (149, 5)  # iris repeats one row; duplicates are dropped by default
+    assert result.quality["duplicates_dropped"] == 1
     files = _version_files(result.artifact)
     assert {"data.parquet", "profile.json", "report.html", "dataset.json", "_COMPLETE"} <= set(files)
     profile = DatasetProfile.model_validate_json(files["profile.json"])
     petal = profile.features["petal length (cm)"]
     assert isinstance(petal, NumericProfile)
-    assert petal.count == 150 and sum(petal.bin_counts) == 150 and len(petal.bin_edges) == len(petal.bin_counts) + 1
+    assert petal.count == 149 and sum(petal.bin_counts) == 149 and len(petal.bin_edges) == len(petal.bin_counts) + 1
     assert "target" not in profile.features
 
 
@@ -185,7 +186,7 @@ def test_min_rows_gate_fails_after_cleaning(run_trainer: RunTrainer, store_uri: 
     run = run_trainer("prepare", "--name", "iris", "--store", store_uri, "--spec-json", json.dumps(spec))
 
     assert run.returncode == EXIT_BAD_INPUT
-    assert run.message is not None and "validation.minRows: 150 rows" in run.message["error"]
+    assert run.message is not None and "validation.minRows: 149 rows" in run.message["error"]
 
 
 def test_missing_target_column_is_bad_input(run_trainer: RunTrainer, store_uri: str) -> None:

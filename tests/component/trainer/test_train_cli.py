@@ -14,6 +14,7 @@ from trainer_cli import RunTrainer
 from modelops.artifacts.metadata import TrainResult
 from modelops.artifacts.model_format import load_model
 from modelops.artifacts.onnx_export import onnx_feed
+from modelops.artifacts.store import ArtifactStore
 from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT
 
 
@@ -88,6 +89,23 @@ def test_rerun_reports_the_stored_version_without_training_again(run_trainer: Ru
     assert "already stored" in second.stderr
 
 
+def test_a_crs_whole_stored_spec_trains_on_the_pinned_dataset_version(run_trainer: RunTrainer, iris_store: str) -> None:
+    version = ArtifactStore.from_uri(iris_store).latest_version("datasets/iris")
+    stored = {  # as the API server keeps it: datasetRef unpinned, fields the Job itself does not need
+        "datasetRef": {"name": "iris"},
+        "model": {"algorithm": "knn", "hyperparameters": {}},
+        "split": {"train": 0.7, "validation": 0.15, "test": 0.15, "seed": 42},
+        "validation": {"minMetrics": {"accuracy": 0.5}, "beatServing": {"metric": "accuracy", "tolerance": 0}},
+        "resources": {"requests": {"cpu": "100m"}},
+    }
+
+    run = _train(run_trainer, iris_store, "iris-from-cr", f"iris@{version}", stored)
+
+    assert run.returncode == EXIT_OK, run.stderr
+    assert run.result["passed"] is True
+    assert load_model(run.result["uri"]).metadata.dataset == f"iris@{version}"
+
+
 def test_random_search_reports_best_hyperparameters_and_trials(run_trainer: RunTrainer, iris_store: str) -> None:
     spec = {
         "model": {"algorithm": "knn"},
@@ -135,7 +153,7 @@ def test_regression_and_clustering_report_their_metrics(run_trainer: RunTrainer,
 def test_model_below_its_gates_is_rejected_with_reasons_and_exit_zero(run_trainer: RunTrainer, iris_store: str) -> None:
     spec = {
         "model": {"algorithm": "logistic_regression", "hyperparameters": {"C": 0.0001}},
-        "validation": {"minMetrics": {"accuracy": 0.99, "f1": 0.99}},
+        "validation": {"minMetrics": {"accuracy": 0.99, "f1_macro": 0.99}},
     }
     run = _train(run_trainer, iris_store, "iris-weak", "iris", spec)
 
@@ -188,7 +206,7 @@ def test_dirty_data_trains_end_to_end_with_categoricals(
 @pytest.mark.parametrize(
     ("spec", "dataset", "expected"),
     [
-        ({"model": {"algorithm": "xgboost"}}, "iris", "spec.model.algorithm: unknown algorithm 'xgboost'"),
+        ({"model": {"algorithm": "xgboost"}}, "iris", "spec.model.algorithm: Input should be 'logistic_regression'"),
         (
             {"model": {"algorithm": "random_forest", "hyperparameters": {"n_trees": 5}}},
             "iris",

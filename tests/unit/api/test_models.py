@@ -57,15 +57,58 @@ def test_split_fractions_must_sum_to_one() -> None:
         )
 
 
-def test_unknown_promotion_metric_is_refused() -> None:
-    with pytest.raises(ValidationError, match="known metrics"):
+@pytest.mark.parametrize("bounds", ["minMetrics", "maxMetrics"])
+def test_unknown_promotion_metric_is_refused(bounds: str) -> None:
+    with pytest.raises(ValidationError, match=f"{bounds} keys must be known metrics"):
         TrainingRunSpec.model_validate(
             {
                 "datasetRef": {"name": "d"},
                 "model": {"algorithm": "svm"},
-                "validation": {"minMetrics": {"acc": 1}},
+                "validation": {bounds: {"acc": 1}},
             }
         )
+
+
+def test_promotion_metric_rules_are_in_the_crd_too() -> None:
+    gates = TrainingRunSpec.model_json_schema(by_alias=True)["$defs"]["PromotionGates"]["properties"]
+    for bounds in ("minMetrics", "maxMetrics"):
+        (rule,) = gates[bounds]["x-kubernetes-validations"]
+        assert rule["message"].startswith(f"{bounds} keys must be known metrics")
+
+
+def test_tuning_parameter_without_candidates_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"parameters \['depth'\] have no values"):
+        TrainingRunSpec.model_validate(
+            {
+                "datasetRef": {"name": "d"},
+                "model": {"algorithm": "svm"},
+                "tuning": {"parameters": {"C": [1, 10], "depth": []}},
+            }
+        )
+
+
+def test_defaults_the_trainer_decides_stay_unset() -> None:
+    spec = TrainingRunSpec.model_validate(
+        {
+            "datasetRef": {"name": "d"},
+            "model": {"algorithm": "ridge"},
+            "tuning": {"parameters": {"alpha": [1, 10]}, "objective": {"metric": "rmse"}},
+        }
+    )
+    assert spec.split.stratify is None  # true for classification
+    assert spec.tuning is not None and spec.tuning.objective is not None and spec.tuning.objective.goal is None
+
+
+def test_cleaning_and_sources_carry_their_options() -> None:
+    spec = DatasetSpec.model_validate(
+        {
+            "source": {"configMap": {"name": "cm", "key": "rows", "format": "parquet"}},
+            "cleaning": {"outliers": {"method": "iqr", "columns": ["age"]}},
+        }
+    )
+    assert spec.source.config_map is not None and spec.source.config_map.format == "parquet"
+    assert spec.cleaning.outliers is not None and spec.cleaning.outliers.columns == ["age"]
+    assert spec.cleaning.drop_duplicates
 
 
 def test_min_replicas_above_max_is_refused() -> None:

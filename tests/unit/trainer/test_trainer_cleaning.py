@@ -6,21 +6,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelops.api.dataset import Cleaning
 from modelops.trainer.cleaning import clean, outlier_bounds
 from modelops.trainer.errors import SpecError
-from modelops.trainer.spec import Cleaning
 
 
 def _cleaning(**fields: object) -> Cleaning:
     return Cleaning.model_validate(fields)
 
 
-def test_duplicates_are_dropped_and_counted() -> None:
+def test_duplicates_are_dropped_by_default_and_counted() -> None:
     frame = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "y"]})
 
-    cleaned, counts = clean(frame, _cleaning(dropDuplicates=True), features=["a", "b"], target=None)
+    cleaned, counts = clean(frame, _cleaning(), features=["a", "b"], target=None)
+    kept, _ = clean(frame, _cleaning(dropDuplicates=False), features=["a", "b"], target=None)
 
     assert len(cleaned) == 2 and counts.duplicates_dropped == 1
+    assert len(kept) == 3
 
 
 def test_rows_without_a_label_are_always_dropped() -> None:
@@ -44,7 +46,7 @@ def test_missing_values_are_imputed_per_strategy(
     strategy: str, fill: object, expected_a: float, expected_c: str
 ) -> None:
     frame = pd.DataFrame({"a": [1.0, 1.0, 2.0, 4.0, np.nan], "c": ["u", "u", "v", None, "u"]})
-    spec = _cleaning(missingValues={"strategy": strategy, "fillValue": fill})
+    spec = _cleaning(dropDuplicates=False, missingValues={"strategy": strategy, "fillValue": fill})
 
     cleaned, counts = clean(frame, spec, features=["a", "c"], target=None)
 
@@ -58,6 +60,16 @@ def test_drop_strategy_drops_incomplete_rows() -> None:
     cleaned, counts = clean(frame, _cleaning(missingValues={"strategy": "drop"}), features=["a", "c"], target=None)
 
     assert len(cleaned) == 1 and counts.rows_dropped_missing == 2
+
+
+def test_numeric_text_fill_value_fills_a_numeric_column_as_a_number() -> None:
+    frame = pd.DataFrame({"a": [1.0, np.nan]})
+
+    cleaned, _ = clean(
+        frame, _cleaning(missingValues={"strategy": "constant", "fillValue": "0.5"}), features=["a"], target=None
+    )
+
+    assert cleaned["a"].tolist() == [1.0, 0.5]
 
 
 def test_text_fill_value_for_a_numeric_column_is_a_spec_error() -> None:
@@ -85,7 +97,9 @@ def test_zscore_bounds_use_the_population_std() -> None:
 def test_outliers_are_clipped_into_bounds(method: str) -> None:
     frame = pd.DataFrame({"a": [10.0] * 20 + [11.0] * 20 + [1000.0]})
 
-    cleaned, counts = clean(frame, _cleaning(outliers={"method": method, "threshold": 2}), features=["a"], target=None)
+    cleaned, counts = clean(
+        frame, _cleaning(dropDuplicates=False, outliers={"method": method, "threshold": 2}), features=["a"], target=None
+    )
 
     assert counts.outliers_clipped == 1 and cleaned["a"].max() < 1000.0
 
@@ -102,7 +116,10 @@ def test_outlier_rows_are_dropped_when_asked() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 2.0, 100.0], "b": ["x"] * 5})
 
     cleaned, counts = clean(
-        frame, _cleaning(outliers={"method": "iqr", "action": "drop"}), features=["a", "b"], target=None
+        frame,
+        _cleaning(dropDuplicates=False, outliers={"method": "iqr", "action": "drop"}),
+        features=["a", "b"],
+        target=None,
     )
 
     assert len(cleaned) == 4 and counts.outliers_dropped == 1

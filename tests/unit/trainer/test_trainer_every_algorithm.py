@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from modelops.api.dataset import DatasetSpec
+from modelops.api.trainingrun import TrainingRunSpec
 from modelops.artifacts.model_format import load_model
 from modelops.artifacts.store import ArtifactStore
 from modelops.trainer.algorithms import ALGORITHMS
 from modelops.trainer.prepare import run_prepare
 from modelops.trainer.sources import SourceLocations
-from modelops.trainer.spec import DatasetSpec, TrainingRunSpec
 from modelops.trainer.train import run_train
 
 SMALL: dict[str, dict[str, Any]] = {
@@ -37,10 +38,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> ArtifactStore:
 @pytest.mark.parametrize(("algorithm", "task"), [(a.name, t) for a in ALGORITHMS.values() for t in a.tasks])
 def test_algorithm_trains_and_its_saved_model_reloads(store: ArtifactStore, algorithm: str, task: str) -> None:
     spec = TrainingRunSpec.model_validate(
-        {"task": task, "model": {"algorithm": algorithm, "hyperparameters": SMALL.get(algorithm, {})}}
+        {
+            "datasetRef": {"name": DATASET[task]},
+            "task": task,
+            "model": {"algorithm": algorithm, "hyperparameters": SMALL.get(algorithm, {})},
+        }
     )
 
-    result = run_train(name=f"{algorithm}-{task}", store=store, dataset=DATASET[task], spec=spec)
+    result = run_train(name=f"{algorithm}-{task}", store=store, spec=spec)
 
     assert result.task == task and result.metrics
     model = load_model(result.uri)

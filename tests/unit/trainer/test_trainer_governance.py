@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelops.api.dataset import Governance
 from modelops.trainer.errors import SpecError
 from modelops.trainer.governance import PII_KEY_ENV, apply_governance
-from modelops.trainer.spec import Governance
 
 FRAME = pd.DataFrame({"email": ["a@x.io", "b@x.io", "a@x.io", None], "v": [1, 2, 3, 4]})
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelops.api.trainingrun import Split
 from modelops.trainer.errors import BadInputError
 from modelops.trainer.metrics import classification_metrics, clustering_metrics, regression_metrics
-from modelops.trainer.spec import SplitSpec
 from modelops.trainer.splitting import split_data
 
 
@@ -51,7 +51,7 @@ def _labelled(rows: int) -> pd.DataFrame:
 
 def test_split_is_seeded_disjoint_and_stratified() -> None:
     frame = _labelled(200)
-    spec = SplitSpec(train=0.6, validation=0.2, test=0.2, seed=5)
+    spec = Split(train=0.6, validation=0.2, test=0.2, seed=5)
 
     splits = split_data(frame, features=["x"], target="y", task="classification", spec=spec)
     again = split_data(frame, features=["x"], target="y", task="classification", spec=spec)
@@ -70,7 +70,7 @@ def test_no_validation_split_when_its_share_is_zero() -> None:
         features=["x"],
         target="y",
         task="classification",
-        spec=SplitSpec(train=0.8, validation=0, test=0.2),
+        spec=Split(train=0.8, validation=0, test=0.2),
     )
 
     assert splits.validation is None and [name for name, _ in splits.items()] == ["train", "test"]
@@ -80,9 +80,9 @@ def test_too_few_rows_for_stratification_is_bad_input() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", "b", "c"]})
 
     with pytest.raises(BadInputError, match=r"too few rows \(3\) for a stratified split"):
-        split_data(frame, features=["x"], target="y", task="classification", spec=SplitSpec())
+        split_data(frame, features=["x"], target="y", task="classification", spec=Split())
 
 
 def test_stratifying_a_regression_is_bad_input() -> None:
     with pytest.raises(BadInputError, match="stratification needs a classification target"):
-        split_data(_labelled(20), features=["x"], target="x", task="regression", spec=SplitSpec(stratify=True))
+        split_data(_labelled(20), features=["x"], target="x", task="regression", spec=Split(stratify=True))

@@ -6,13 +6,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
+from modelops.api.trainingrun import PromotionGates, Tuning
 from modelops.trainer.algorithms import ALGORITHMS, get_algorithm, make_estimator
 from modelops.trainer.errors import SpecError
 from modelops.trainer.gates import apply_gates, check_gate_names
-from modelops.trainer.spec import ModelValidation, TuningSpec
 from modelops.trainer.train import infer_task, parse_dataset_ref
-from modelops.trainer.tuning import candidates, objective_of
+from modelops.trainer.tuning import Objective, candidates, objective_of
 
 REQUIRED = {
     "logistic_regression",
@@ -88,7 +89,7 @@ def test_task_is_inferred_from_algorithm_then_label(algorithm: str, y: pd.Series
 
 
 def test_grid_candidates_are_in_grid_order_and_capped() -> None:
-    spec = TuningSpec(parameters={"a": [1, 2, 3], "b": ["x", "y"]}, max_trials=4)
+    spec = Tuning(strategy="grid", parameters={"a": [1, 2, 3], "b": ["x", "y"]}, max_trials=4)
 
     assert candidates(spec, 0) == [
         {"a": 1, "b": "x"},
@@ -99,7 +100,7 @@ def test_grid_candidates_are_in_grid_order_and_capped() -> None:
 
 
 def test_random_candidates_are_seeded_distinct_and_capped_by_the_space() -> None:
-    spec = TuningSpec(strategy="random", parameters={"a": [1, 2, 3], "b": ["x", "y"]}, max_trials=50)
+    spec = Tuning(strategy="random", parameters={"a": [1, 2, 3], "b": ["x", "y"]}, max_trials=50)
 
     first, again = candidates(spec, 3), candidates(spec, 3)
 
@@ -115,20 +116,25 @@ def test_random_candidates_are_seeded_distinct_and_capped_by_the_space() -> None
     ],
 )
 def test_inconsistent_objective_is_a_spec_error(objective: dict[str, str], task: Any, expected: str) -> None:
-    spec = TuningSpec.model_validate({"parameters": {"a": [1]}, "objective": objective})
+    spec = Tuning.model_validate({"parameters": {"a": [1]}, "objective": objective})
 
     with pytest.raises(SpecError, match=expected):
         objective_of(spec, task)
 
 
-def test_objective_defaults_per_task_and_aliases_resolve() -> None:
-    assert objective_of(TuningSpec(parameters={"a": [1]}), "regression").metric == "r2"
-    spec = TuningSpec.model_validate({"parameters": {"a": [1]}, "objective": {"metric": "f1"}})
-    assert objective_of(spec, "classification").metric == "f1_macro"
+def test_objective_defaults_per_task_and_its_goal_follows_the_metric() -> None:
+    assert objective_of(Tuning(parameters={"a": [1]}), "regression") == Objective("r2", "maximize")
+    spec = Tuning.model_validate({"parameters": {"a": [1]}, "objective": {"metric": "rmse"}})
+    assert objective_of(spec, "regression") == Objective("rmse", "minimize")
+
+
+def test_objective_metric_is_named_in_full() -> None:
+    with pytest.raises(ValidationError, match=r"objective\.metric"):
+        Tuning.model_validate({"parameters": {"a": [1]}, "objective": {"metric": "f1"}})
 
 
 def test_gates_pass_fail_and_explain() -> None:
-    validation = ModelValidation.model_validate({"minMetrics": {"accuracy": 0.9, "roc_auc": 0.8}})
+    validation = PromotionGates.model_validate({"minMetrics": {"accuracy": 0.9, "roc_auc": 0.8}})
 
     assert apply_gates(validation, {"accuracy": 0.95, "roc_auc": 0.9}) == (True, [])
     assert apply_gates(validation, {"accuracy": 0.85}) == (
@@ -138,12 +144,12 @@ def test_gates_pass_fail_and_explain() -> None:
 
 
 def test_error_metrics_are_bounded_from_above() -> None:
-    validation = ModelValidation.model_validate({"maxMetrics": {"rmse": 10}})
+    validation = PromotionGates.model_validate({"maxMetrics": {"rmse": 10}})
     check_gate_names(validation, "regression")
 
     assert apply_gates(validation, {"rmse": 12.0}) == (False, ["rmse 12 is above the maximum 10"])
     with pytest.raises(SpecError, match="rmse is minimized, so a bound on it belongs in maxMetrics"):
-        check_gate_names(ModelValidation.model_validate({"minMetrics": {"rmse": 1}}), "regression")
+        check_gate_names(PromotionGates.model_validate({"minMetrics": {"rmse": 1}}), "regression")
 
 
 @pytest.mark.parametrize(("ref", "expected"), [("iris", ("iris", None)), ("iris@abc", ("iris", "abc"))])

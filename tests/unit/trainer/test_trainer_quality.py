@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelops.api.dataset import DataValidation
 from modelops.trainer.errors import QualityGateError
 from modelops.trainer.quality import check_quality, missing_fractions
-from modelops.trainer.spec import DataValidation
 
 FRAME = pd.DataFrame(
     {
@@ -81,8 +81,10 @@ def test_missing_fraction_is_judged_on_the_data_as_ingested() -> None:
 
 
 def test_allowed_numeric_values_match_across_int_and_float() -> None:
-    frame = pd.DataFrame({"k": [1.0, 2.0, 2.0]})
+    frame = pd.DataFrame({"k": [1.0, 2.0, 2.0], "n": [1, 2, 2]})
 
-    spec = DataValidation.model_validate({"columns": [{"name": "k", "allowedValues": [1, 2]}]})
+    spec = DataValidation.model_validate(
+        {"columns": [{"name": "k", "allowedValues": ["1", "2"]}, {"name": "n", "allowedValues": ["1", "2"]}]}
+    )
 
     check_quality(missing_fractions(frame, ["k"]), frame, spec)
