@@ -28,6 +28,8 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
+	# each benchmark is a folder of scripts importing their siblings: one mypy run per folder
+	for dir in bench/*/; do MYPYPATH=$$dir $(BIN)/mypy $$dir || exit 1; done
 
 unit: venv
 	$(BIN)/pytest tests/unit tests/component -m 'not integration' $(PYTEST_ARGS)

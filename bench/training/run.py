@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ def run(args: list[str]) -> tuple[float, str]:
     return elapsed, done.stdout
 
 
-def trainer(*args: str) -> tuple[float, dict[str, object]]:
+def trainer(*args: str) -> tuple[float, dict[str, Any]]:
     elapsed, out = run([sys.executable, "-m", "modelops.trainer", *args, "--log-level", "WARNING"])
     return elapsed, json.loads(out.strip().splitlines()[-1])
 

@@ -144,11 +144,11 @@ def test_deleted_or_edited_children_are_put_back(kubectl: Kubectl, namespace: st
 
     kubectl("delete", "md", "iris", "-n", namespace)  # the garbage collector takes every child with it
     for kind in ("deployment", "service", "hpa", "pdb"):
-        wait_for(
-            f"{kind} collected",
-            lambda kind=kind: get_object(kubectl, namespace, kind, "iris") is None,
-            alive=operator.exited,
-        )
+
+        def collected(kind: str = kind) -> bool:
+            return get_object(kubectl, namespace, kind, "iris") is None
+
+        wait_for(f"{kind} collected", collected, alive=operator.exited)
 
 
 def test_training_run_spec_is_immutable_once_training_started(kubectl: Kubectl, namespace: str) -> None:

@@ -112,7 +112,7 @@ def test_quickstart_with_kubectl_reaches_ready_and_describe_tells_the_story(
             kind, phase = line.split()
             if not seen.get(kind) or seen[kind][-1] != phase:
                 seen.setdefault(kind, []).append(phase)
-        return out.count("Ready") + out.count("Succeeded") == 3
+        return bool(out.count("Ready") + out.count("Succeeded") == 3)
 
     wait_for("every quick-start object Ready", all_ready, timeout=150, interval=0.3)
     assert seen["Dataset"][-1] == "Ready"

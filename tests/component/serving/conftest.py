@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serving_server import TEST_SETTINGS, Server, StartServer, TrainedModel, launch, run_trainer, server_env
+
+from .serving_server import TEST_SETTINGS, Server, StartServer, TrainedModel, launch, run_trainer, server_env
 
 
 @pytest.fixture(scope="session")

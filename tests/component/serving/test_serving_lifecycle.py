@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from serving_server import StartServer, TrainedModel
+
+from .serving_server import StartServer, TrainedModel
 
 
 def _copy_version(model: TrainedModel, tmp_path: Path) -> Path:

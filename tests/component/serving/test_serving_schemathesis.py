@@ -19,11 +19,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from serving_server import Server
 
 from modelops.serving.app import create_app
 from modelops.serving.service import ModelService
 from modelops.serving.settings import ServingSettings
+
+from .serving_server import Server
 
 
 def _document() -> dict[str, Any]:

@@ -10,10 +10,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from serving_server import TEST_SETTINGS, Server, StartServer, TrainedModel
 
 from modelops.artifacts.model_format import load_model
 from modelops.trainer.sources import load_builtin
+
+from .serving_server import TEST_SETTINGS, Server, StartServer, TrainedModel
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from trainer_cli import CliRun, RunTrainer, make_dirty_frame, run_cli
+
+from .trainer_cli import CliRun, RunTrainer, make_dirty_frame, run_cli
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from trainer_cli import RunTrainer
 
 from modelops.artifacts.dataset_format import load_dataset
 from modelops.artifacts.metadata import DatasetProfile, DatasetResult, NumericProfile
 from modelops.artifacts.store import open_artifact
 from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT
+
+from .trainer_cli import RunTrainer
 
 DIRTY_SPEC = {
     "source": {"configMap": {"name": "customers", "key": "customers.csv"}},

@@ -7,13 +7,14 @@ import json
 
 import pandas as pd
 import pytest
-from trainer_cli import RunTrainer
 
 from modelops.artifacts.errors import ArtifactNotFoundError, TamperedArtifactError
 from modelops.artifacts.model_format import load_model
 from modelops.artifacts.store import ArtifactStore, open_artifact, s3_filesystem
 from modelops.testing.s3server import S3Server
 from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK
+
+from .trainer_cli import RunTrainer
 
 
 def test_prepare_and_train_round_trip_through_s3(run_trainer: RunTrainer, s3_server: S3Server) -> None:

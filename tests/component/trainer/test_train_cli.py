@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from trainer_cli import RunTrainer
 
 from modelops.artifacts.metadata import TrainResult
 from modelops.artifacts.model_format import load_model
 from modelops.artifacts.onnx_export import onnx_feed
 from modelops.artifacts.store import ArtifactStore
 from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT
+
+from .trainer_cli import RunTrainer
 
 
 def _prepare(run_trainer: RunTrainer, store: str, name: str, builtin: str) -> str:

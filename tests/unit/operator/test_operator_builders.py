@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from operator_objects import owner
-
 from modelops.operator.builders.deployment import serving_deployment
 from modelops.operator.builders.hpa import quantity, serving_hpa
 from modelops.operator.builders.jobs import prepare_job, train_job
 from modelops.operator.builders.pdb import serving_pdb
 from modelops.operator.builders.service import endpoint, serving_service
 from modelops.operator.settings import OperatorSettings
+
+from .operator_objects import owner
 
 DS_SPEC = {"source": {"builtin": {"name": "iris"}}, "target": "target"}
 TR_SPEC = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}

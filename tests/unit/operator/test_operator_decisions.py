@@ -6,10 +6,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from operator_objects import NOW, owner
-
 from modelops.operator import decisions
 from modelops.operator.jobstate import JobOutcome
+
+from .operator_objects import NOW, owner
 
 DS_SPEC: dict[str, Any] = {"source": {"builtin": {"name": "iris"}}, "target": "target"}
 DATASET_RESULT = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from operator_objects import NOW, owner
-
 from modelops.operator.builders.trainingrun import retraining_run, retraining_run_name
 from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason
+
+from .operator_objects import NOW, owner
 
 METRICS = """\
 # TYPE modelops_drift_score gauge

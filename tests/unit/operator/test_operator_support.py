@@ -6,13 +6,14 @@ import datetime as dt
 
 import kopf
 import pytest
-from operator_objects import NOW
 
 from modelops.operator import naming
 from modelops.operator.conditions import set_condition
 from modelops.operator.errors import ReconcileError, classify
 from modelops.operator.kube import KubeError
 from modelops.operator.settings import OperatorSettings
+
+from .operator_objects import NOW
 
 
 def test_job_names_are_deterministic_and_bounded_with_the_suffix_intact() -> None:

@@ -18,7 +18,7 @@ Model = tuple[LoadedModel, pd.DataFrame]
 INFER = "/v2/models/iris/infer"
 
 
-def v2(rows: list[list[float]], **extra: Any) -> dict[str, Any]:
+def v2(rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
     shape = [len(rows), len(rows[0]) if rows else 4]
     return {"inputs": [{"name": "input-0", "shape": shape, "datatype": "FP64", "data": rows}], **extra}
 

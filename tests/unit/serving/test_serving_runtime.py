@@ -139,7 +139,7 @@ def test_one_request_failing_in_a_batch_does_not_fail_the_others() -> None:
     runtime = CountingRuntime()
     batcher = MicroBatcher(runtime)
 
-    async def main() -> list[Any]:
+    async def main() -> tuple[Prediction | BaseException, Prediction | BaseException]:
         good, bad = np.ones((1, 1)), -np.ones((1, 1))
         return await asyncio.gather(
             batcher.predict(good, probabilities=False),

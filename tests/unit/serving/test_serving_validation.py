@@ -148,7 +148,8 @@ def test_a_nullable_feature_may_be_left_out_of_an_object_row(numeric: InputValid
 def test_category_features_keep_strings_and_accept_categories_never_seen() -> None:
     validator = InputValidator(MIXED, max_rows=10)
 
-    matrix = validator.from_instances([[1.5, "paris"], [2.0, "marseille"], [3.0, None]])
+    rows: list[list[Any]] = [[1.5, "paris"], [2.0, "marseille"], [3.0, None]]
+    matrix = validator.from_instances(rows)
 
     assert matrix.dtype == object
     assert matrix[:, 1].tolist() == ["paris", "marseille", None]

@@ -35,7 +35,7 @@ def test_equal_content_gives_equal_versions(frame: pd.DataFrame) -> None:
 def test_changing_any_integer_value_changes_the_version(frame: pd.DataFrame, data: st.DataObject) -> None:
     row = data.draw(st.integers(0, len(frame) - 1))
     changed = frame.copy()
-    changed.loc[row, "i"] = int(frame.loc[row, "i"]) + data.draw(st.integers(1, 1000))
+    changed.loc[row, "i"] = int(frame["i"].iloc[row]) + data.draw(st.integers(1, 1000))
 
     assert dataset_version(changed, target=None) != dataset_version(frame, target=None)
 
