@@ -53,3 +53,18 @@ def apply_objects(kubectl: Kubectl, namespace: str, *objs: dict[str, Any]) -> No
 def has_phase(kubectl: Kubectl, namespace: str, kind: str, name: str, phase: str) -> Callable[[], bool]:
     """A check for :func:`wait_for`: the object's ``status.phase`` is ``phase``."""
     return lambda: status_of(kubectl, namespace, kind, name).get("phase") == phase
+
+
+def patch_status(kubectl: Kubectl, namespace: str, kind: str, name: str, status: dict[str, Any]) -> None:
+    """Merge ``status`` into the object's status subresource, as its controller would."""
+    kubectl(
+        "patch",
+        kind,
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )

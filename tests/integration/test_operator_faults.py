@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from modelops.testing import ProcessKubelet
-from modelops.testing.waiting import apply_objects, get_object, has_phase, status_of, wait_for
+from modelops.testing.waiting import apply_objects, get_object, has_phase, patch_status, status_of, wait_for
 
 pytestmark = pytest.mark.integration
 Kubectl = Callable[..., Any]
@@ -226,17 +226,7 @@ def test_a_new_model_rolls_out_and_from_latest_follows_the_newest_run(
             "completionTime": finished,
             "model": {"uri": f"file:///models/{name}/v", "version": name},
         }
-        kubectl(
-            "patch",
-            "tr",
-            name,
-            "-n",
-            namespace,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps({"status": done}),
-        )
+        patch_status(kubectl, namespace, "tr", name, done)
     apply_objects(kubectl, namespace, served("iris", {"fromLatest": {"matchLabels": {"app": "iris"}}}))
     wait_for(
         "Ready on rf-2",
@@ -316,17 +306,7 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
 
         # The run passes its gates (its status written here instead of training): it is promoted.
         done = {"phase": "Succeeded", "observedGeneration": 1, "model": {"uri": "file:///models/r/2", "version": "2"}}
-        kubectl(
-            "patch",
-            "tr",
-            "iris-retrain-1",
-            "-n",
-            namespace,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps({"status": done}),
-        )
+        patch_status(kubectl, namespace, "tr", "iris-retrain-1", done)
         wait_for(
             "promoted",
             lambda: status_of(kubectl, namespace, "md", "iris").get("model", {}).get("version") == "2",
