@@ -186,6 +186,38 @@ def _name(common_name: str, organizations: Sequence[str] = ()) -> x509.Name:
     return x509.Name(attrs)
 
 
+def _cert_builder(
+    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, *, ca: bool
+) -> x509.CertificateBuilder:
+    """What the CA and the certificates it issues share: a month's validity (from an hour ago,
+    against clock skew) and key usages that only a CA may sign certificates with."""
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+
+
 @dataclass(frozen=True)
 class _CA:
     key: ec.EllipticCurvePrivateKey
@@ -194,30 +226,9 @@ class _CA:
     @classmethod
     def create(cls, common_name: str) -> _CA:
         key = _new_key()
-        now = dt.datetime.now(dt.UTC)
+        subject = _name(common_name)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name))
-            .issuer_name(_name(common_name))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            _cert_builder(subject, subject, key, ca=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
@@ -233,30 +244,8 @@ class _CA:
         ips: Sequence[str] = (),
     ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         key = _new_key()
-        now = dt.datetime.now(dt.UTC)
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name, organizations))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            _cert_builder(_name(common_name, organizations), self.cert.subject, key, ca=False)
             .add_extension(
                 x509.ExtendedKeyUsage(
                     [ExtendedKeyUsageOID.SERVER_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -937,7 +926,9 @@ class ControlPlane:
 
     # ------------------------------------------------------------------ components
 
-    def _spawn(self, name: str, cmd: list[str]) -> None:
+    def _spawn(self, bin_dir: Path, name: str, args: list[str]) -> None:
+        """Start component ``name``: the binary of that name in ``bin_dir`` with ``args``."""
+        cmd = [str(bin_dir / name), *args]
         log_path = self.log_path(name)
         log_file = log_path.open("ab")
         log_file.write(f"$ {' '.join(cmd)}\n".encode())
@@ -966,9 +957,9 @@ class ControlPlane:
         client = f"http://127.0.0.1:{self._ports['etcd']}"
         peer = f"http://127.0.0.1:{self._ports['etcd-peer']}"
         self._spawn(
+            bin_dir,
             "etcd",
             [
-                str(bin_dir / "etcd"),
                 "--name=modelops",
                 f"--data-dir={self.dir / 'etcd'}",
                 f"--listen-client-urls={client}",
@@ -986,9 +977,9 @@ class ControlPlane:
     def _start_apiserver(self, bin_dir: Path) -> None:
         pki = self.dir / "pki"
         self._spawn(
+            bin_dir,
             "kube-apiserver",
             [
-                str(bin_dir / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{self._ports['etcd']}",
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
@@ -1024,45 +1015,42 @@ class ControlPlane:
 
     def _start_controller_manager(self, bin_dir: Path) -> None:
         pki = self.dir / "pki"
-        kubeconfig = self.dir / "controller-manager.kubeconfig"
         self._spawn(
+            bin_dir,
             "kube-controller-manager",
             [
-                str(bin_dir / "kube-controller-manager"),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={self._ports['controller-manager']}",
+                *self._loopback_component_args("controller-manager"),
                 f"--cert-dir={self.dir / 'controller-manager'}",
-                "--leader-elect=false",
                 "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={pki / 'sa.key'}",
                 f"--root-ca-file={pki / 'ca.crt'}",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}",
                 f"--cluster-signing-key-file={pki / 'ca.key'}",
                 "--horizontal-pod-autoscaler-sync-period=5s",
-                "--profiling=false",
-                "--v=1",
             ],
         )
 
     def _start_scheduler(self, bin_dir: Path) -> None:
-        kubeconfig = self.dir / "scheduler.kubeconfig"
-        self._spawn(
-            "kube-scheduler",
-            [
-                str(bin_dir / "kube-scheduler"),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={self._ports['scheduler']}",
-                "--leader-elect=false",
-                "--profiling=false",
-                "--v=1",
-            ],
-        )
+        self._spawn(bin_dir, "kube-scheduler", self._loopback_component_args("scheduler"))
+
+    def _loopback_component_args(self, component: str) -> list[str]:
+        """The flags kube-controller-manager and kube-scheduler share.
+
+        Each talks to the API server with its own kubeconfig (``<component>.kubeconfig``,
+        also used to delegate authentication and authorization of its /healthz), serves
+        /healthz on loopback at the port picked for it, and runs alone: no leader election.
+        """
+        kubeconfig = self.dir / f"{component}.kubeconfig"
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self._ports[component]}",
+            "--leader-elect=false",
+            "--profiling=false",
+            "--v=1",
+        ]
 
     def _start_kwok(self, bin_dir: Path) -> None:
         config = self._write(
@@ -1070,9 +1058,9 @@ class ControlPlane:
         )
         key, value = KWOK_NODE_ANNOTATION
         self._spawn(
+            bin_dir,
             "kwok",
             [
-                str(bin_dir / "kwok"),
                 f"--kubeconfig={self.dir / 'kwok.kubeconfig'}",
                 f"--config={config}",
                 "--manage-all-nodes=false",

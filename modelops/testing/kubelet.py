@@ -557,11 +557,14 @@ class ProcessKubelet:
 
     # ------------------------------------------------------------------ status
 
-    def _patch_status(self, pod: dict[str, Any], body: dict[str, Any]) -> None:
+    def _patch_status(self, pod: dict[str, Any], status: dict[str, Any], started: str) -> None:
+        """Patch the pod's status; its startTime is the first start of its process, kept on restarts."""
+        if not pod.get("status", {}).get("startTime"):
+            status["startTime"] = started
         meta = pod["metadata"]
         try:
             self._core.patch_namespaced_pod_status(
-                meta["name"], meta["namespace"], body, _content_type=_SMP, _request_timeout=10
+                meta["name"], meta["namespace"], {"status": status}, _content_type=_SMP, _request_timeout=10
             )
         except ApiException as exc:
             if exc.status != 404:  # a deleted pod needs no status
@@ -576,6 +579,12 @@ class ProcessKubelet:
         pid: int,
         last_state: dict[str, Any] | None,
     ) -> None:
+        container_status = _container_status(
+            container, run, alive=True, state={"running": {"startedAt": started}, "waiting": None, "terminated": None}
+        )
+        container_status["containerID"] = f"process://{pid}"
+        if last_state:
+            container_status["lastState"] = last_state
         status: dict[str, Any] = {
             "phase": "Running",
             "hostIP": "127.0.0.1",
@@ -586,23 +595,9 @@ class ProcessKubelet:
                 {"type": t, "status": "True", "lastTransitionTime": started}
                 for t in ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready")
             ],
-            "containerStatuses": [
-                {
-                    "name": container.get("name", ""),
-                    "image": container.get("image", ""),
-                    "imageID": "",
-                    "containerID": f"process://{pid}",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": run.restarts,
-                    "state": {"running": {"startedAt": started}, "waiting": None, "terminated": None},
-                    **({"lastState": last_state} if last_state else {}),
-                }
-            ],
+            "containerStatuses": [container_status],
         }
-        if not pod.get("status", {}).get("startTime"):
-            status["startTime"] = started
-        self._patch_status(pod, {"status": status})
+        self._patch_status(pod, status, started)
 
     def _report_terminated(
         self,
@@ -630,20 +625,25 @@ class ProcessKubelet:
                 for t in ("ContainersReady", "Ready")
             ],
             "containerStatuses": [
-                {
-                    "name": container.get("name", ""),
-                    "image": container.get("image", ""),
-                    "imageID": "",
-                    "ready": False,
-                    "started": False,
-                    "restartCount": run.restarts,
-                    "state": {"terminated": terminated, "running": None, "waiting": None},
-                }
+                _container_status(
+                    container, run, alive=False, state={"terminated": terminated, "running": None, "waiting": None}
+                )
             ],
         }
-        if not pod.get("status", {}).get("startTime"):
-            status["startTime"] = started
-        self._patch_status(pod, {"status": status})
+        self._patch_status(pod, status, started)
+
+
+def _container_status(container: dict[str, Any], run: PodRun, *, alive: bool, state: dict[str, Any]) -> dict[str, Any]:
+    """The status of the pod's one container; with no probes to wait for, it is ready while it runs."""
+    return {
+        "name": container.get("name", ""),
+        "image": container.get("image", ""),
+        "imageID": "",
+        "ready": alive,
+        "started": alive,
+        "restartCount": run.restarts,
+        "state": state,
+    }
 
 
 def _exit_code(returncode: int) -> int:

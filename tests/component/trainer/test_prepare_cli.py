@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -19,7 +20,7 @@ from modelops.artifacts.metadata import DatasetProfile, DatasetResult, NumericPr
 from modelops.artifacts.store import open_artifact
 from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT
 
-from .trainer_cli import RunTrainer
+from .trainer_cli import CliRun, RunTrainer
 
 DIRTY_SPEC = {
     "source": {"configMap": {"name": "customers", "key": "customers.csv"}},
@@ -38,6 +39,11 @@ DIRTY_SPEC = {
 }
 
 
+def _prepare(run_trainer: RunTrainer, store_uri: str, name: str, spec: dict[str, Any], *flags: str) -> CliRun:
+    """`prepare` as the operator's Dataset Job calls it: the whole spec as JSON, plus ``flags``."""
+    return run_trainer("prepare", "--name", name, "--store", store_uri, "--spec-json", json.dumps(spec), *flags)
+
+
 def _version_files(artifact: str) -> dict[str, bytes]:
     store, reldir = open_artifact(artifact)
     names = [p.rsplit("/", 1)[-1] for p in store.fs.ls(store._path(reldir), detail=False)]
@@ -45,15 +51,7 @@ def _version_files(artifact: str) -> dict[str, bytes]:
 
 
 def test_builtin_dataset_is_versioned_profiled_and_reported(run_trainer: RunTrainer, store_uri: str) -> None:
-    run = run_trainer(
-        "prepare",
-        "--name",
-        "iris",
-        "--store",
-        store_uri,
-        "--spec-json",
-        json.dumps({"source": {"builtin": {"name": "iris"}}}),
-    )
+    run = _prepare(run_trainer, store_uri, "iris", {"source": {"builtin": {"name": "iris"}}})
 
     assert run.returncode == EXIT_OK, run.stderr
     assert run.message == run.result
@@ -87,12 +85,12 @@ def test_same_data_gives_the_same_version_and_changed_data_a_new_one(
     run_trainer: RunTrainer, store_uri: str, dirty_csv: tuple[Path, dict[str, int], pd.DataFrame]
 ) -> None:
     path, _, frame = dirty_csv
-    args = ["prepare", "--name", "customers", "--store", store_uri, "--source-dir", str(path.parent)]
-    first = run_trainer(*args, "--spec-json", json.dumps(DIRTY_SPEC))
-    again = run_trainer(*args, "--spec-json", json.dumps(DIRTY_SPEC))
+    source_dir = ("--source-dir", str(path.parent))
+    first = _prepare(run_trainer, store_uri, "customers", DIRTY_SPEC, *source_dir)
+    again = _prepare(run_trainer, store_uri, "customers", DIRTY_SPEC, *source_dir)
     frame.loc[0, "income"] = 1.0
     frame.to_csv(path, index=False)
-    changed = run_trainer(*args, "--spec-json", json.dumps(DIRTY_SPEC))
+    changed = _prepare(run_trainer, store_uri, "customers", DIRTY_SPEC, *source_dir)
 
     assert (first.returncode, again.returncode, changed.returncode) == (EXIT_OK, EXIT_OK, EXIT_OK)
     assert first.result["version"] == again.result["version"]
@@ -103,17 +101,7 @@ def test_dirty_csv_is_cleaned_and_pii_never_reaches_the_store(
     run_trainer: RunTrainer, store_uri: str, dirty_csv: tuple[Path, dict[str, int], pd.DataFrame]
 ) -> None:
     path, defects, frame = dirty_csv
-    run = run_trainer(
-        "prepare",
-        "--name",
-        "customers",
-        "--store",
-        store_uri,
-        "--source-dir",
-        str(path.parent),
-        "--spec-json",
-        json.dumps(DIRTY_SPEC),
-    )
+    run = _prepare(run_trainer, store_uri, "customers", DIRTY_SPEC, "--source-dir", str(path.parent))
 
     assert run.returncode == EXIT_OK, run.stderr
     quality = run.result["quality"]
@@ -136,17 +124,7 @@ def test_dropped_pii_column_is_absent_from_data_profile_and_report(
 ) -> None:
     path, _, _ = dirty_csv
     spec = {**DIRTY_SPEC, "governance": {"piiColumns": ["email"], "piiAction": "drop"}}
-    run = run_trainer(
-        "prepare",
-        "--name",
-        "customers",
-        "--store",
-        store_uri,
-        "--source-dir",
-        str(path.parent),
-        "--spec-json",
-        json.dumps(spec),
-    )
+    run = _prepare(run_trainer, store_uri, "customers", spec, "--source-dir", str(path.parent))
 
     assert run.returncode == EXIT_OK, run.stderr
     files = _version_files(run.result["artifact"])
@@ -163,17 +141,7 @@ def test_failed_quality_gate_names_the_check_and_the_column(
         "cleaning": {"dropDuplicates": True},
         "validation": {"columns": [{"name": "age", "min": 18, "max": 120}], "maxMissingFraction": 0.01},
     }
-    run = run_trainer(
-        "prepare",
-        "--name",
-        "customers",
-        "--store",
-        store_uri,
-        "--source-dir",
-        str(path.parent),
-        "--spec-json",
-        json.dumps(spec),
-    )
+    run = _prepare(run_trainer, store_uri, "customers", spec, "--source-dir", str(path.parent))
 
     assert run.returncode == EXIT_BAD_INPUT
     assert run.message is not None and run.message["reason"] == "BadInput"
@@ -184,7 +152,7 @@ def test_failed_quality_gate_names_the_check_and_the_column(
 
 def test_min_rows_gate_fails_after_cleaning(run_trainer: RunTrainer, store_uri: str) -> None:
     spec = {"source": {"builtin": {"name": "iris"}}, "validation": {"minRows": 1000}}
-    run = run_trainer("prepare", "--name", "iris", "--store", store_uri, "--spec-json", json.dumps(spec))
+    run = _prepare(run_trainer, store_uri, "iris", spec)
 
     assert run.returncode == EXIT_BAD_INPUT
     assert run.message is not None and "validation.minRows: 149 rows" in run.message["error"]
@@ -192,7 +160,7 @@ def test_min_rows_gate_fails_after_cleaning(run_trainer: RunTrainer, store_uri: 
 
 def test_missing_target_column_is_bad_input(run_trainer: RunTrainer, store_uri: str) -> None:
     spec = {"source": {"builtin": {"name": "iris"}}, "target": "species"}
-    run = run_trainer("prepare", "--name", "iris", "--store", store_uri, "--spec-json", json.dumps(spec))
+    run = _prepare(run_trainer, store_uri, "iris", spec)
 
     assert run.returncode == EXIT_BAD_INPUT
     assert run.message is not None and "spec.target: column 'species' is not in the data" in run.message["error"]
@@ -211,17 +179,7 @@ def test_unreadable_pvc_source_is_bad_input(
     if content is not None:
         (claim / "rows.parquet").write_bytes(content)
     spec = {"source": {"pvc": {"claimName": "data", "path": "rows.parquet"}}}
-    run = run_trainer(
-        "prepare",
-        "--name",
-        "rows",
-        "--store",
-        store_uri,
-        "--pvc-root",
-        str(tmp_path / "pvcs"),
-        "--spec-json",
-        json.dumps(spec),
-    )
+    run = _prepare(run_trainer, store_uri, "rows", spec, "--pvc-root", str(tmp_path / "pvcs"))
 
     assert run.returncode == EXIT_BAD_INPUT
     assert run.message is not None and expected in run.message["error"]
@@ -232,17 +190,7 @@ def test_pvc_parquet_source_is_read(run_trainer: RunTrainer, store_uri: str, tmp
     claim.mkdir(parents=True)
     pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "b", "a", "b"]}).to_parquet(claim / "rows.parquet")
     spec = {"source": {"pvc": {"claimName": "data", "path": "/rows.parquet"}}, "target": "y"}
-    run = run_trainer(
-        "prepare",
-        "--name",
-        "rows",
-        "--store",
-        store_uri,
-        "--pvc-root",
-        str(tmp_path / "pvcs"),
-        "--spec-json",
-        json.dumps(spec),
-    )
+    run = _prepare(run_trainer, store_uri, "rows", spec, "--pvc-root", str(tmp_path / "pvcs"))
 
     assert run.returncode == EXIT_OK, run.stderr
     assert (run.result["rows"], run.result["columns"]) == (4, 2)
@@ -273,15 +221,7 @@ def test_url_source_reads_csv_over_http_and_404_is_bad_input(
     base, root = http_dir
     pd.DataFrame({"a": range(20), "b": [i % 3 for i in range(20)]}).to_csv(root / "rows.csv", index=False)
 
-    ok = run_trainer(
-        "prepare",
-        "--name",
-        "web",
-        "--store",
-        store_uri,
-        "--spec-json",
-        json.dumps({"source": {"url": {"url": f"{base}/rows.csv"}}, "target": "b"}),
-    )
+    ok = _prepare(run_trainer, store_uri, "web", {"source": {"url": {"url": f"{base}/rows.csv"}}, "target": "b"})
     missing = run_trainer("prepare", "--name", "web", "--store", store_uri, "--url", f"{base}/nope.csv")
 
     assert ok.returncode == EXIT_OK, ok.stderr

@@ -14,23 +14,19 @@ from modelops.artifacts.store import ArtifactStore, open_artifact, s3_filesystem
 from modelops.testing.s3server import S3Server
 from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK
 
-from .trainer_cli import RunTrainer
+from .trainer_cli import CliRun, RunTrainer
+
+
+def _on_s3(run_trainer: RunTrainer, s3_server: S3Server, command: str, name: str, store: str, *args: str) -> CliRun:
+    """Run a trainer command against the S3 server, with the credentials a Job gets from its Secret."""
+    return run_trainer(command, "--name", name, "--store", store, *args, env=s3_server.env)
 
 
 def test_prepare_and_train_round_trip_through_s3(run_trainer: RunTrainer, s3_server: S3Server) -> None:
     store = f"s3://{s3_server.bucket}/roundtrip"
-    prepared = run_trainer("prepare", "--name", "iris", "--store", store, "--builtin", "iris", env=s3_server.env)
-    trained = run_trainer(
-        "train",
-        "--name",
-        "iris-lr",
-        "--store",
-        store,
-        "--dataset",
-        "iris",
-        "--algorithm",
-        "logistic_regression",
-        env=s3_server.env,
+    prepared = _on_s3(run_trainer, s3_server, "prepare", "iris", store, "--builtin", "iris")
+    trained = _on_s3(
+        run_trainer, s3_server, "train", "iris-lr", store, "--dataset", "iris", "--algorithm", "logistic_regression"
     )
 
     assert prepared.returncode == EXIT_OK, prepared.stderr
@@ -52,27 +48,10 @@ def test_s3_object_is_a_dataset_source(run_trainer: RunTrainer, s3_server: S3Ser
     s3_filesystem().pipe_file(f"{s3_server.bucket}/raw/rows.parquet", buffer.getvalue())
     spec = {"source": {"s3": {"bucket": s3_server.bucket, "key": "raw/rows.parquet"}}, "target": "y"}
     missing = {"source": {"s3": {"bucket": s3_server.bucket, "key": "raw/none.csv"}}}
+    store = f"s3://{s3_server.bucket}/src"
 
-    ok = run_trainer(
-        "prepare",
-        "--name",
-        "rows",
-        "--store",
-        f"s3://{s3_server.bucket}/src",
-        "--spec-json",
-        json.dumps(spec),
-        env=s3_server.env,
-    )
-    bad = run_trainer(
-        "prepare",
-        "--name",
-        "rows",
-        "--store",
-        f"s3://{s3_server.bucket}/src",
-        "--spec-json",
-        json.dumps(missing),
-        env=s3_server.env,
-    )
+    ok = _on_s3(run_trainer, s3_server, "prepare", "rows", store, "--spec-json", json.dumps(spec))
+    bad = _on_s3(run_trainer, s3_server, "prepare", "rows", store, "--spec-json", json.dumps(missing))
 
     assert ok.returncode == EXIT_OK, ok.stderr
     assert ok.result["rows"] == 40
@@ -95,24 +74,9 @@ def test_tampered_s3_model_is_refused_naming_the_file(
     run_trainer: RunTrainer, s3_server: S3Server, s3_env: dict[str, str]
 ) -> None:
     store_uri = f"s3://{s3_server.bucket}/tamper"
-    assert (
-        run_trainer(
-            "prepare", "--name", "wine", "--store", store_uri, "--builtin", "wine", env=s3_server.env
-        ).returncode
-        == EXIT_OK
-    )
-    trained = run_trainer(
-        "train",
-        "--name",
-        "wine-knn",
-        "--store",
-        store_uri,
-        "--dataset",
-        "wine",
-        "--algorithm",
-        "knn",
-        env=s3_server.env,
-    )
+    prepared = _on_s3(run_trainer, s3_server, "prepare", "wine", store_uri, "--builtin", "wine")
+    assert prepared.returncode == EXIT_OK, prepared.stderr
+    trained = _on_s3(run_trainer, s3_server, "train", "wine-knn", store_uri, "--dataset", "wine", "--algorithm", "knn")
     assert trained.returncode == EXIT_OK, trained.stderr
     store, reldir = open_artifact(trained.result["uri"])
     store.fs.pipe_file(f"{store.root}/{reldir}/model.onnx", b"not the exported model")

@@ -19,8 +19,9 @@ from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT
 from .trainer_cli import RunTrainer
 
 
-def _prepare(run_trainer: RunTrainer, store: str, name: str, builtin: str) -> str:
-    run = run_trainer("prepare", "--name", name, "--store", store, "--builtin", builtin)
+def _prepare(run_trainer: RunTrainer, store: str, name: str, *source: str) -> str:
+    """Prepare dataset ``name`` from ``source`` (the CLI's source flags); its version."""
+    run = run_trainer("prepare", "--name", name, "--store", store, *source)
     assert run.returncode == EXIT_OK, run.stderr
     version: str = run.result["version"]
     return version
@@ -33,7 +34,7 @@ def _train(run_trainer: RunTrainer, store: str, name: str, dataset: str, spec: d
 def test_random_forest_on_breast_cancer_saves_a_verified_model_with_onnx(
     run_trainer: RunTrainer, store_uri: str
 ) -> None:
-    _prepare(run_trainer, store_uri, "cancer", "breast_cancer")
+    _prepare(run_trainer, store_uri, "cancer", "--builtin", "breast_cancer")
     spec = {
         "model": {"algorithm": "random_forest", "hyperparameters": {"n_estimators": 15}},
         "split": {"train": 0.6, "validation": 0.2, "test": 0.2, "seed": 3},
@@ -70,7 +71,7 @@ def test_same_inputs_and_seed_give_identical_metrics_and_version(run_trainer: Ru
     spec = {"model": {"algorithm": "gradient_boosting", "hyperparameters": {"n_estimators": 10}}}
     results = []
     for store in stores:
-        _prepare(run_trainer, store, "wine", "wine")
+        _prepare(run_trainer, store, "wine", "--builtin", "wine")
         run = _train(run_trainer, store, "wine-gb", "wine", spec)
         assert run.returncode == EXIT_OK, run.stderr
         results.append(run.result)
@@ -128,8 +129,8 @@ def test_random_search_reports_best_hyperparameters_and_trials(run_trainer: RunT
 
 
 def test_regression_and_clustering_report_their_metrics(run_trainer: RunTrainer, store_uri: str) -> None:
-    _prepare(run_trainer, store_uri, "diabetes", "diabetes")
-    _prepare(run_trainer, store_uri, "iris", "iris")
+    _prepare(run_trainer, store_uri, "diabetes", "--builtin", "diabetes")
+    _prepare(run_trainer, store_uri, "iris", "--builtin", "iris")
     ridge = _train(
         run_trainer,
         store_uri,
@@ -173,24 +174,11 @@ def test_dirty_data_trains_end_to_end_with_categoricals(
         "features": ["age", "income", "city"],
         "cleaning": {"dropDuplicates": True, "missingValues": {"strategy": "most_frequent"}},
     }
-    prepared = run_trainer(
-        "prepare",
-        "--name",
-        "customers",
-        "--store",
-        store_uri,
-        "--source-dir",
-        str(path.parent),
-        "--spec-json",
-        json.dumps(dataset),
+    version = _prepare(
+        run_trainer, store_uri, "customers", "--source-dir", str(path.parent), "--spec-json", json.dumps(dataset)
     )
-    assert prepared.returncode == EXIT_OK, prepared.stderr
     run = _train(
-        run_trainer,
-        store_uri,
-        "churn",
-        f"customers@{prepared.result['version']}",
-        {"model": {"algorithm": "logistic_regression"}},
+        run_trainer, store_uri, "churn", f"customers@{version}", {"model": {"algorithm": "logistic_regression"}}
     )
 
     assert run.returncode == EXIT_OK, run.stderr
@@ -262,10 +250,7 @@ def test_too_few_rows_for_a_stratified_split_is_bad_input(
 ) -> None:
     rows = tmp_path / "tiny.csv"
     pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0], "y": ["a", "b", "c", "a", "b"]}).to_csv(rows, index=False)
-    prepared = run_trainer(
-        "prepare", "--name", "tiny", "--store", store_uri, "--source-file", str(rows), "--target", "y"
-    )
-    assert prepared.returncode == EXIT_OK, prepared.stderr
+    _prepare(run_trainer, store_uri, "tiny", "--source-file", str(rows), "--target", "y")
     run = _train(run_trainer, store_uri, "tiny", "tiny", {"model": {"algorithm": "knn"}})
 
     assert run.returncode == EXIT_BAD_INPUT
@@ -277,8 +262,7 @@ def test_classification_of_a_dataset_without_target_is_bad_input(
 ) -> None:
     rows = tmp_path / "points.csv"
     pd.DataFrame({"x": np.arange(30.0), "z": np.arange(30.0) % 4}).to_csv(rows, index=False)
-    prepared = run_trainer("prepare", "--name", "points", "--store", store_uri, "--source-file", str(rows))
-    assert prepared.returncode == EXIT_OK, prepared.stderr
+    _prepare(run_trainer, store_uri, "points", "--source-file", str(rows))
     run = _train(run_trainer, store_uri, "points", "points", {"task": "classification", "model": {"algorithm": "knn"}})
 
     assert run.returncode == EXIT_BAD_INPUT

@@ -139,29 +139,34 @@ def make_client() -> Iterator[Any]:
         client.close()
 
 
+def _service_serving(model: LoadedModel) -> ModelService:
+    """A service with `model` installed, as after a successful startup (no lifespan runs)."""
+    service = ModelService(settings())
+    service.install(model)
+    return service
+
+
+def _client_of(service: ModelService) -> Iterator[Client]:
+    client = Client(create_app(service))
+    yield client
+    client.close()
+
+
 @pytest.fixture
 def iris_service(iris: tuple[LoadedModel, pd.DataFrame]) -> ModelService:
-    service = ModelService(settings())
-    service.install(iris[0])
-    return service
+    return _service_serving(iris[0])
 
 
 @pytest.fixture
 def iris_client(iris_service: ModelService) -> Iterator[Client]:
-    client = Client(create_app(iris_service))
-    yield client
-    client.close()
+    yield from _client_of(iris_service)
 
 
 @pytest.fixture
 def mixed_service(mixed: tuple[LoadedModel, pd.DataFrame]) -> ModelService:
-    service = ModelService(settings())
-    service.install(mixed[0])
-    return service
+    return _service_serving(mixed[0])
 
 
 @pytest.fixture
 def mixed_client(mixed_service: ModelService) -> Iterator[Client]:
-    client = Client(create_app(mixed_service))
-    yield client
-    client.close()
+    yield from _client_of(mixed_service)
