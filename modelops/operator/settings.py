@@ -42,6 +42,10 @@ class OperatorSettings(BaseSettings):
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="finished Jobs are kept this long")
 
     resync_interval: float = Field(default=30.0, gt=0, description="seconds between level-triggered reconciles")
+    rollout_poll_interval: float = Field(
+        default=1.0, gt=0, description="a rolling-out ModelDeployment's Deployment is re-read after 1, 2, 4... of these"
+    )
+    rollout_poll_max: float = Field(default=4.0, gt=0, description="longest wait between two reads of a rollout")
     worker_limit: int = Field(default=20, ge=1, description="objects handled at once")
     executor_threads: int = Field(default=8, ge=1)
     watch_server_timeout: int = Field(default=300, ge=10)

@@ -1,0 +1,504 @@
+"""Operator benchmark: N ModelDeployments applied at once vs kubectl creating the same children (the floor).
+
+One real control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK nodes that make
+pods Running/Ready), one run, cases side by side:
+
+* floor: the children the operator would build for N ModelDeployments (the operator's own
+  builder functions, with the chart's settings) go to namespace ``floor-<r>`` in one
+  ``kubectl apply --server-side -f`` of a multi-document file; time from the start of that
+  command until every Deployment is Available;
+* operator: ``python -m modelops.operator`` as the Helm chart's ServiceAccount (the chart's RBAC
+  and environment, scoped to namespace ``op-<r>``); once it is up, N ModelDeployments go in one
+  ``kubectl apply``; time until every ModelDeployment has ``status.phase`` Ready (then every
+  child is checked to exist).
+
+Cases alternate round by round (``--rounds``) and each uses fresh namespaces that are deleted
+(and waited for) before the next case. The operator's RSS (VmRSS of it and its descendants,
+from /proc) is read idle, and after the N objects settled, at each of ``--rss-counts``.
+
+    .venv/bin/python bench/operator/run.py --count 200 --rss-counts 200,1000 --json bench/operator/results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import config as k8s_config
+
+from modelops.operator.builders.deployment import serving_deployment
+from modelops.operator.builders.hpa import serving_hpa
+from modelops.operator.builders.pdb import serving_pdb
+from modelops.operator.builders.service import serving_service
+from modelops.operator.kube import DEPLOYMENTS, HPAS, MODEL_DEPLOYMENTS, PDBS, SERVICES, Kube, Resource
+from modelops.operator.settings import OperatorSettings
+from modelops.testing import ControlPlane
+from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
+
+ROOT = Path(__file__).resolve().parents[2]
+CRDS_DIR = ROOT / "crds"
+Manifest = dict[str, Any]
+# Room for every pod of every case at once (1000+ serving pods of 100m / 256Mi each).
+NODE_CAPACITY = {"cpu": "2000", "memory": "4Ti", "pods": "2000", "ephemeral-storage": "10Ti"}
+CHILD_KINDS: tuple[tuple[str, Resource], ...] = (
+    ("Deployment", DEPLOYMENTS),
+    ("Service", SERVICES),
+    ("HorizontalPodAutoscaler", HPAS),
+    ("PodDisruptionBudget", PDBS),
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def model_deployment(name: str, namespace: str) -> Manifest:
+    """A ModelDeployment with a `uri` model source: no TrainingRun needed (as examples/model-sources/uri.yaml)."""
+    return {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "model": {"uri": f"s3://modelops-artifacts/models/bench/{name}"},
+            "replicas": {"min": 1, "max": 3},
+            "autoscaling": {"metric": "cpu", "target": 70},
+        },
+    }
+
+
+def names(count: int) -> list[str]:
+    return [f"md-{i:04d}" for i in range(count)]
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def floor_children(count: int, namespace: str, settings: OperatorSettings) -> list[Manifest]:
+    """What the operator's reconcile applies for each ModelDeployment, from the same builders.
+
+    The owner reference is dropped: the owner does not exist in the floor's namespace and the
+    garbage collector would delete the children. Nothing else differs.
+    """
+    docs: list[Manifest] = []
+    for name in names(count):
+        owner = model_deployment(name, namespace)
+        owner["metadata"]["uid"] = str(uuid.uuid4())
+        uri = owner["spec"]["model"]["uri"]
+        version = uri.rstrip("/").rsplit("/", 1)[-1]
+        for child in (
+            serving_deployment(owner, model_uri=uri, model_version=version, settings=settings),
+            serving_service(owner),
+            serving_hpa(owner),
+            serving_pdb(owner),
+        ):
+            child["metadata"].pop("ownerReferences", None)
+            docs.append(child)
+    return docs
+
+
+def deployment_available(deployment: Manifest) -> bool:
+    """Available, its current generation observed, at least one replica available (what makes an MD Ready)."""
+    status = deployment.get("status") or {}
+    return (
+        int(status.get("observedGeneration") or 0) >= int(deployment["metadata"].get("generation") or 1)
+        and int(status.get("availableReplicas") or 0) >= 1
+        and any(c.get("type") == "Available" and c.get("status") == "True" for c in status.get("conditions") or [])
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_tree_rss_kb(pid: int) -> int:
+    """VmRSS of `pid` and of all its descendants, in kB (0 for processes that are gone)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += status_kb(current, "VmRSS")
+        todo.extend(children.get(current, []))
+    return total
+
+
+def status_kb(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    return 0
+
+
+def mb(kb: int) -> float:
+    return round(kb / 1024, 1)
+
+
+def parse_time(stamp: str | None) -> float | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
+
+
+def latest_condition(items: list[Manifest], type_: str, started_wall: float) -> float | None:
+    """Seconds from `started_wall` to the newest lastTransitionTime of condition `type_` (1 s resolution)."""
+    stamps = [
+        parse_time(c.get("lastTransitionTime"))
+        for item in items
+        for c in (item.get("status") or {}).get("conditions") or []
+        if c.get("type") == type_ and c.get("status") == "True"
+    ]
+    found = [s for s in stamps if s is not None]
+    return round(max(found) - started_wall, 1) if found else None
+
+
+def latest_creation(items: list[Manifest], started_wall: float) -> float | None:
+    stamps = [parse_time(item["metadata"].get("creationTimestamp")) for item in items]
+    found = [s for s in stamps if s is not None]
+    return round(max(found) - started_wall, 1) if found else None
+
+
+# --------------------------------------------------------------------------- the bench
+
+
+@dataclass
+class CaseResult:
+    case: str
+    round: int
+    count: int
+    seconds: float
+    apply_seconds: float
+    children_created_s: float | None = None
+    all_ready_transition_s: float | None = None
+    rss_idle_mb: float | None = None
+    rss_settled_mb: float | None = None
+    rss_peak_mb: float | None = None
+    children_ok: bool = True
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Bench:
+    def __init__(self, cp: ControlPlane, args: argparse.Namespace, work: Path) -> None:
+        self.cp, self.args, self.work = cp, args, work
+        self.admin = Kube(
+            k8s_config.new_client_from_config(config_file=str(cp.kubeconfig)),  # type: ignore[no-untyped-call]
+            timeout=120,
+        )
+
+    # ---- namespaces
+
+    def create_namespace(self, name: str) -> None:
+        self.cp.kubectl("create", "namespace", name)
+        self.wait(lambda: self.cp.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0, 60, name)
+
+    def delete_namespace(self, name: str, wait: bool = True) -> None:
+        started = time.monotonic()
+        self.cp.kubectl("delete", "namespace", name, f"--wait={str(wait).lower()}", "--timeout=600s", timeout=660)
+        if wait:
+            log(f"namespace {name} deleted in {time.monotonic() - started:.1f}s")
+
+    @staticmethod
+    def wait(ready: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not ready within {timeout:.0f}s")
+            time.sleep(interval)
+
+    def poll(self, done: Callable[[], bool], what: str) -> None:
+        self.wait(done, self.args.timeout, what, interval=self.args.poll)
+
+    # ---- chart
+
+    def chart(self, namespace: str) -> tuple[list[Manifest], dict[str, str]]:
+        store = self.work / f"store-{namespace}"
+        store.mkdir(exist_ok=True)
+        values = {
+            "artifactStore.uri": f"file://{store}",
+            "image.repository": "modelops",
+            "image.tag": "bench",
+            "watchNamespaces": f"{{{namespace}}}",
+        }
+        docs = render_chart(self.cp.bin_dir / "helm", namespace, namespace, values)
+        return docs, operator_environment(docs)
+
+    def settings(self, namespace: str) -> OperatorSettings:
+        """The operator's settings as the chart configures it, for the floor's builders."""
+        _, env = self.chart(namespace)
+        with environment(env):
+            return OperatorSettings()
+
+    # ---- cases
+
+    def floor(self, round_: int, count: int) -> CaseResult:
+        ns = f"floor-{round_}"
+        self.create_namespace(ns)
+        docs = floor_children(count, ns, self.settings(ns))
+        log(f"floor round {round_}: applying {len(docs)} children of {count} ModelDeployments")
+        path = self.work / f"{ns}.yaml"
+        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        started, started_wall = time.monotonic(), time.time()
+        self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=900)
+        apply_seconds = time.monotonic() - started
+        items: list[Manifest] = []
+
+        def available() -> bool:
+            nonlocal items
+            items = self.admin.list(DEPLOYMENTS, ns)
+            return len(items) == count and all(deployment_available(i) for i in items)
+
+        self.poll(available, f"floor {ns}")
+        seconds = time.monotonic() - started
+        log(f"floor round {round_}: {seconds:.1f}s (kubectl apply {apply_seconds:.1f}s)")
+        result = CaseResult(
+            "floor",
+            round_,
+            count,
+            round(seconds, 2),
+            round(apply_seconds, 2),
+            children_created_s=latest_creation(items, started_wall),
+            all_ready_transition_s=latest_condition(items, "Available", started_wall),
+        )
+        self.delete_namespace(ns)
+        return result
+
+    def operator(self, round_: int, count: int, label: str = "operator") -> CaseResult:
+        ns = f"op-{round_}" if label == "operator" else f"rss-{count}"
+        self.create_namespace(ns)
+        docs, chart_env = self.chart(ns)
+        self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", "-", input=yaml.safe_dump_all(rbac_documents(docs)))
+        kubeconfig = self.cp.kubeconfig_as(service_account_name(docs), ns)
+        port = free_port()
+        env = {
+            **os.environ,
+            **chart_env,
+            "KUBECONFIG": str(kubeconfig),
+            "MODELOPS_METRICS_PORT": "0",
+            "MODELOPS_LIVENESS_ENDPOINT": f"http://127.0.0.1:{port}/healthz",
+            **dict(item.split("=", 1) for item in self.args.operator_env),
+        }
+        log_path = self.work / f"operator-{ns}.log"
+        with log_path.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "modelops.operator"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        try:
+            return self._operator_case(proc, port, ns, round_, count, label, log_path)
+        finally:
+            # kopf puts a finalizer on objects with timers: the ModelDeployments go first, while the
+            # operator runs (its ServiceAccount dies with the namespace); then the operator stops and
+            # whatever finalizer is left (operator crashed) is removed by hand.
+            self.cp.kubectl("delete", "modeldeployments", "--all", "-n", ns, "--timeout=300s", timeout=330, check=False)
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            for item in self.cp.kubectl("get", "modeldeployments", "-n", ns, "-o", "name").stdout.split():
+                self.cp.kubectl("patch", "-n", ns, item, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+            self.cp.kubectl("delete", "clusterrole,clusterrolebinding", "-l", f"app.kubernetes.io/instance={ns}")
+            self.delete_namespace(ns, wait=not self.args.no_cleanup_wait or label == "operator")
+
+    def _operator_case(
+        self, proc: subprocess.Popen[bytes], port: int, ns: str, round_: int, count: int, label: str, log_path: Path
+    ) -> CaseResult:
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"operator exited with {proc.returncode}; see {log_path}")
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    return bool(response.status == 200)
+            return False
+
+        self.wait(healthy, 120, "operator liveness")
+        time.sleep(self.args.idle_seconds)  # watches established, start-up garbage settled
+        rss_idle = process_tree_rss_kb(proc.pid)
+        mds = [model_deployment(name, ns) for name in names(count)]
+        path = self.work / f"{ns}-mds.yaml"
+        path.write_text(yaml.safe_dump_all(mds, sort_keys=False))
+        log(f"{label} round {round_}: applying {count} ModelDeployments (operator idle RSS {mb(rss_idle)} MB)")
+        started, started_wall = time.monotonic(), time.time()
+        self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=900)
+        apply_seconds = time.monotonic() - started
+        items: list[Manifest] = []
+        peak_rss = 0
+
+        def ready() -> bool:
+            nonlocal items, peak_rss
+            if proc.poll() is not None:
+                raise RuntimeError(f"operator exited with {proc.returncode}; see {log_path}")
+            peak_rss = max(peak_rss, process_tree_rss_kb(proc.pid))
+            items = self.admin.list(MODEL_DEPLOYMENTS, ns)
+            return len(items) == count and all((i.get("status") or {}).get("phase") == "Ready" for i in items)
+
+        self.poll(ready, f"{label} {ns}")
+        seconds = time.monotonic() - started
+        counts = {kind: len(self.admin.list(resource, ns)) for kind, resource in CHILD_KINDS}
+        deployments = self.admin.list(DEPLOYMENTS, ns)
+        log(f"{label} round {round_}: {seconds:.1f}s (kubectl apply {apply_seconds:.1f}s), children {counts}")
+        # Settled: every object went through at least one resync timer after it became Ready.
+        time.sleep(self.args.settle_seconds)
+        rss_settled = process_tree_rss_kb(proc.pid)
+        peak_rss = max(peak_rss, rss_settled, status_kb(proc.pid, "VmHWM"))
+        log(f"{label} round {round_}: RSS settled {mb(rss_settled)} MB, peak {mb(peak_rss)} MB")
+        return CaseResult(
+            label,
+            round_,
+            count,
+            round(seconds, 2),
+            round(apply_seconds, 2),
+            children_created_s=latest_creation(deployments, started_wall),
+            all_ready_transition_s=latest_condition(items, "Ready", started_wall),
+            rss_idle_mb=mb(rss_idle),
+            rss_settled_mb=mb(rss_settled),
+            rss_peak_mb=mb(peak_rss),
+            children_ok=all(n == count for n in counts.values()),
+            notes={"children": counts, "log": str(log_path)},
+        )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def operator_settings_used(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings that decide the operator's pace, as it runs them (chart env + --operator-env)."""
+    overrides = dict(item.split("=", 1) for item in args.operator_env)
+    with environment({"MODELOPS_STORE": "file:///tmp", **overrides}):
+        settings = OperatorSettings()
+    keys = ("resync_interval", "worker_limit", "executor_threads")
+    return {key: getattr(settings, key) for key in keys}
+
+
+def summarize(results: list[CaseResult], args: argparse.Namespace) -> dict[str, Any]:
+    floors = [r.seconds for r in results if r.case == "floor"]
+    ops = [r.seconds for r in results if r.case == "operator"]
+    per_round = [
+        round(o.seconds / f.seconds, 2)
+        for f in results
+        if f.case == "floor"
+        for o in results
+        if o.case == "operator" and o.round == f.round
+    ]
+    rss: dict[str, Any] = {}
+    idle = [r.rss_idle_mb for r in results if r.rss_idle_mb is not None]
+    if idle:
+        rss["0"] = max(idle)
+    for count in sorted({r.count for r in results if r.case != "floor"}):
+        settled = [r.rss_settled_mb for r in results if r.case != "floor" and r.count == count and r.rss_settled_mb]
+        peak = [r.rss_peak_mb for r in results if r.case != "floor" and r.count == count and r.rss_peak_mb]
+        rss[str(count)] = {"settled": max(settled), "peak": max(peak)}
+    floor_s = statistics.median(floors)
+    op_s = statistics.median(ops)
+    return {
+        "count": args.count,
+        "rounds": args.rounds,
+        "floor_s_median": round(floor_s, 2),
+        "operator_s_median": round(op_s, 2),
+        "ratio": round(op_s / floor_s, 2),
+        "ratio_per_round": per_round,
+        "rss_mb": rss,
+        "goals": {
+            "ratio_le_2": op_s / floor_s <= 2.0,
+            "rss_le_150mb_at_1000": (rss.get("1000") or {}).get("peak", float("inf")) <= 150,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=200, help="ModelDeployments in the timed cases")
+    parser.add_argument("--rounds", type=int, default=1, help="floor/operator pairs, alternating order")
+    parser.add_argument("--rss-counts", default="200,1000", help="object counts at which the RSS is read")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds between status polls")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per case")
+    parser.add_argument("--idle-seconds", type=float, default=3.0, help="wait after the operator is up")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=None, help="wait after Ready before the RSS read (default: resync+5)"
+    )
+    parser.add_argument(
+        "--operator-env", action="append", default=[], metavar="KEY=VALUE", help="extra MODELOPS_* for the operator"
+    )
+    parser.add_argument("--no-cleanup-wait", action="store_true", help="do not wait for the RSS cases' namespaces")
+    args = parser.parse_args(argv)
+    rss_counts = [int(c) for c in args.rss_counts.split(",") if c.strip()]
+    pace = operator_settings_used(args)
+    if args.settle_seconds is None:
+        args.settle_seconds = float(pace["resync_interval"]) + 5.0
+    work = Path(tempfile.mkdtemp(prefix="modelops-bench-operator-"))
+    log(f"work dir {work}; operator settings {pace}")
+    results: list[CaseResult] = []
+    load_before = os.getloadavg()
+    with ControlPlane(nodes=2, node_capacity=NODE_CAPACITY) as cp:
+        crds = [arg for crd in sorted(CRDS_DIR.glob("*.yaml")) for arg in ("-f", str(crd))]
+        cp.kubectl("apply", "--server-side", "--force-conflicts", *crds)
+        cp.kubectl("wait", "--for", "condition=Established", "crd", "--all", "--timeout=60s")
+        bench = Bench(cp, args, work)
+        for round_ in range(args.rounds):
+            cases = [bench.floor, bench.operator] if round_ % 2 == 0 else [bench.operator, bench.floor]
+            for case in cases:
+                results.append(case(round_, args.count))
+        for count in rss_counts:
+            if count != args.count:
+                results.append(bench.operator(0, count, label="rss"))
+    summary = summarize(results, args)
+    summary["operator_settings"] = pace
+    summary["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    summary["command"] = shlex.join(["python", "bench/operator/run.py", *(argv or sys.argv[1:])])
+    output = {"summary": summary, "cases": [asdict(r) for r in results]}
+    text = json.dumps(output, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
