@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from croniter import croniter
 from pydantic import Field, model_validator
 
 from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, cel, exactly_one
@@ -11,6 +12,8 @@ from modelops.api.dataset import DURATION_PATTERN
 from modelops.api.trainingrun import TrainingRunSpec
 
 _MODEL_SOURCES = ("trainingRunRef", "fromLatest", "uri")
+# What the API server can check of a cron expression: five fields, or a predefined macro.
+CRON_PATTERN = r"^(@(yearly|annually|monthly|weekly|daily|hourly)|\S+( +\S+){4})$"
 
 
 class TrainingRunRef(ApiModel):
@@ -91,7 +94,11 @@ class Retraining(ApiModel):
     )
 
     policy: Literal["Never", "OnDrift", "OnDegradation", "Schedule"] = "Never"
-    schedule: str | None = Field(default=None, description="cron expression, for policy Schedule")
+    schedule: str | None = Field(
+        default=None,
+        pattern=CRON_PATTERN,
+        description="cron expression (5 fields or @hourly/@daily/...), UTC, for policy Schedule",
+    )
     template: TrainingRunSpec | None = None
     auto_promote: bool = True
     rollback: bool = Field(default=True, description="roll back when the promoted model does worse")
@@ -101,6 +108,8 @@ class Retraining(ApiModel):
     def _policy_fields(self) -> Retraining:
         if self.policy == "Schedule" and self.schedule is None:
             raise ValueError("schedule is required when policy is Schedule")
+        if self.schedule is not None and not croniter.is_valid(self.schedule):
+            raise ValueError(f"schedule {self.schedule!r} is not a valid cron expression")
         if self.policy != "Never" and self.template is None:
             raise ValueError("template is required unless policy is Never")
         return self

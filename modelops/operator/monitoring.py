@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from croniter import croniter
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelops.operator.decisions import parse_duration
@@ -74,7 +75,7 @@ def retrain_reason(spec: Manifest, observed: Observation, last_trigger: str | No
     last = _time(last_trigger)
     cooldown = parse_duration(retraining.get("cooldown", "1h")) or dt.timedelta(0)
     if policy in ("Never", "Schedule") or (last is not None and now - last < cooldown):
-        return None  # TODO(retraining): Schedule needs a cron parser; not implemented yet
+        return None  # Schedule is decided by schedule_reason, without metrics
     if policy == "OnDrift" and (drift := monitoring.get("drift")) and observed.drift_score is not None:
         if observed.drift_score > float(drift.get("threshold", 0.2)):
             features = ", ".join(observed.drifted_features) or "none over the threshold alone"
@@ -88,3 +89,25 @@ def retrain_reason(spec: Manifest, observed: Observation, last_trigger: str | No
             if worse:
                 return f"live {metric}={value:.3f} worse than {performance['min']}"
     return None
+
+
+def schedule_reason(spec: Manifest, last_trigger: str | None, created: str | None, now: dt.datetime) -> str | None:
+    """Why to retrain now under a `Schedule` policy, or None.
+
+    Due when a cron tick (UTC) has passed since the last trigger, or since the ModelDeployment
+    was created when it never triggered. Ticks missed while the operator was down collapse into
+    one retraining; the cooldown still applies.
+    """
+    retraining = spec.get("retraining") or {}
+    if retraining.get("policy") != "Schedule" or not retraining.get("schedule"):
+        return None
+    since = _time(last_trigger) or _time(created)
+    if since is None:
+        return None
+    cooldown = parse_duration(retraining.get("cooldown", "1h")) or dt.timedelta(0)
+    if _time(last_trigger) is not None and now - since < cooldown:
+        return None
+    tick: dt.datetime = croniter(retraining["schedule"], since).get_next(dt.datetime)
+    if tick > now:
+        return None
+    return f"schedule {retraining['schedule']!r}: due at {tick.strftime('%Y-%m-%dT%H:%M:%SZ')}"

@@ -92,6 +92,12 @@ INVALID = {
         "spec: {model: {uri: 's3://b/m'}, retraining: {policy: OnDrift}}",
         ["spec.retraining", "template is required unless policy is Never"],
     ),
+    "cron schedule with three fields": (
+        f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
+        "spec: {model: {uri: 's3://b/m'}, retraining: {policy: Schedule, schedule: '0 * *',"
+        " template: {datasetRef: {name: d}, model: {algorithm: ridge}}}}",
+        ["spec.retraining.schedule", "should match"],
+    ),
     "zero autoscaling target": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
         "spec: {model: {uri: 's3://b/m'}, autoscaling: {metric: cpu, target: 0}}",

@@ -337,3 +337,27 @@ def test_refresh_runs_a_new_job_and_keeps_the_version_when_content_is_unchanged(
     st = status_of(kubectl, namespace, "dataset", "iris")
     assert st["phase"] == "Ready" and st["version"] == first["version"]
     assert len(st["versions"]) == 1
+
+
+def test_a_schedule_starts_one_retraining_per_cron_tick_without_metrics(
+    kubectl: Kubectl, namespace: str, operator: Any
+) -> None:
+    template = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
+    retraining = {"policy": "Schedule", "schedule": "* * * * *", "template": template, "cooldown": "0s"}
+    apply_objects(kubectl, namespace, served("iris", {"uri": "file:///models/iris/v1"}, retraining=retraining))
+
+    # the first minute tick after creation: at most 60 s away
+    run = wait_for(
+        "a scheduled run",
+        lambda: get_object(kubectl, namespace, "tr", "iris-retrain-1"),
+        alive=operator.exited,
+        timeout=90,
+    )
+    st = status_of(kubectl, namespace, "md", "iris")["retraining"]
+    assert st["run"] == "iris-retrain-1" and st["reason"].startswith("schedule '* * * * *': due at ")
+    assert run["spec"]["model"]["algorithm"] == "random_forest"
+    (started,) = [e for e in events_of(kubectl, namespace, "iris") if e["reason"] == "Retraining"]
+    assert started["type"] == "Normal"
+    time.sleep(3)  # resyncs every second: the same tick must not start a second run
+    runs = json.loads(kubectl("get", "tr", "-n", namespace, "-o", "json").stdout)["items"]
+    assert [r["metadata"]["name"] for r in runs] == ["iris-retrain-1"]

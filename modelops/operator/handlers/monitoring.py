@@ -13,7 +13,7 @@ from modelops.operator.conditions import now_iso
 from modelops.operator.decisions import parse_duration
 from modelops.operator.handlers.context import Context, Manifest
 from modelops.operator.kube import MODEL_DEPLOYMENTS, TRAINING_RUNS
-from modelops.operator.monitoring import parse_metrics, retrain_reason
+from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason, schedule_reason
 
 log = logging.getLogger("modelops.operator")
 _last_read: dict[str, float] = {}
@@ -40,34 +40,56 @@ def _fetch(url: str, timeout: float) -> str | None:
         return None
 
 
-def monitor(ctx: Context, obj: Manifest) -> None:
-    """Update `status.monitoring`; start a TrainingRun from the template when the policy says so."""
-    spec, meta, status = obj["spec"], obj["metadata"], obj.get("status") or {}
-    monitoring = spec.get("monitoring")
-    if not monitoring or status.get("phase") != "Ready":
-        return
+def _observe(ctx: Context, obj: Manifest) -> Observation | None:
+    """The serving metrics, at most once per `monitoring.interval`; None when not due or unreachable."""
+    monitoring, meta = obj["spec"].get("monitoring"), obj["metadata"]
+    if not monitoring:
+        return None
     interval = parse_duration(monitoring.get("interval", "60s"))
     if not _due(meta["uid"], interval.total_seconds() if interval else 60.0):
-        return
+        return None
     url = ctx.settings.monitoring_url.format(service=naming.serving_name(meta["name"]), namespace=meta["namespace"])
     text = _fetch(url, ctx.settings.monitoring_timeout)
     if text is None:
-        return
+        return None
     drift = monitoring.get("drift") or {}
-    observed = parse_metrics(text, method=drift.get("method", "psi"), threshold=float(drift.get("threshold", 0.2)))
-    update: Manifest = {"monitoring": observed.status()}
+    return parse_metrics(text, method=drift.get("method", "psi"), threshold=float(drift.get("threshold", 0.2)))
+
+
+def monitor(ctx: Context, obj: Manifest) -> None:
+    """Update `status.monitoring`; start a TrainingRun from the template when the policy says so.
+
+    A `Schedule` policy needs no metrics: it is decided on every reconcile from the status alone.
+    """
+    spec, meta, status = obj["spec"], obj["metadata"], obj.get("status") or {}
+    if status.get("phase") != "Ready":
+        return
     now = ctx.clock()
-    retraining = status.get("retraining") or {}
-    reason = retrain_reason(spec, observed, retraining.get("lastTrigger"), now)
-    if reason is not None:
+    created = meta.get("creationTimestamp")
+    update: Manifest = {}
+    observed = _observe(ctx, obj)
+    if observed is not None:
+        update["monitoring"] = observed.status()
+
+    def reason_since(last: str | None) -> tuple[str, str] | None:
+        """(why, Event type): drift or degradation is a Warning, a scheduled retraining is Normal."""
+        if observed is not None and (why := retrain_reason(spec, observed, last, now)):
+            return why, "Warning"
+        if why := schedule_reason(spec, last, created, now):
+            return why, "Normal"
+        return None
+
+    due = reason_since((status.get("retraining") or {}).get("lastTrigger"))
+    if due is not None:
+        reason, event_type = due
         selector = f"{RETRAIN_OF}={naming.bounded(meta['name'])}"
         runs = ctx.kube.list(TRAINING_RUNS, meta["namespace"], selector)
         # A run created just before a restart, before its status write, still counts for the cooldown.
         newest = max((r["metadata"].get("creationTimestamp") or "" for r in runs), default=None)
-        if newest is None or retrain_reason(spec, observed, newest, now) is not None:
+        if newest is None or reason_since(newest) is not None:
             name = retraining_run_name(meta["name"], len(runs) + 1)
             ctx.kube.create_or_get(retraining_run(obj, name=name, reason=reason))
             update["retraining"] = {"lastTrigger": now_iso(now), "reason": reason, "run": name}
-            ctx.event(obj, "Warning", "Retraining", f"started TrainingRun {name}: {reason}")
+            ctx.event(obj, event_type, "Retraining", f"started TrainingRun {name}: {reason}")
     if any(status.get(k) != v for k, v in update.items()):
         ctx.kube.patch_status(MODEL_DEPLOYMENTS, meta["namespace"], meta["name"], update)

@@ -121,6 +121,14 @@ def test_retraining_needs_a_template() -> None:
         ModelDeploymentSpec.model_validate({"model": {"uri": "s3://b/m"}, "retraining": {"policy": "OnDrift"}})
 
 
+@pytest.mark.parametrize("schedule", ["0 25 * * *", "every hour", "@sometimes"])
+def test_an_invalid_cron_schedule_is_refused(schedule: str) -> None:
+    retraining = {"policy": "Schedule", "schedule": schedule, "template": {"datasetRef": {"name": "d"},
+                                                                         "model": {"algorithm": "ridge"}}}  # fmt: skip
+    with pytest.raises(ValidationError, match="schedule"):
+        ModelDeploymentSpec.model_validate({"model": {"uri": "s3://b/m"}, "retraining": retraining})
+
+
 def test_specs_round_trip_through_the_wire_shape() -> None:
     spec = TrainingRunSpec.model_validate({"datasetRef": {"name": "d"}, "model": {"algorithm": "ridge"}})
     assert spec.wire()["datasetRef"] == {"name": "d"}

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from modelops.operator.builders.trainingrun import retraining_run, retraining_run_name
-from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason
+from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason, schedule_reason
 
 from .operator_objects import NOW, owner
 
@@ -84,3 +84,49 @@ def test_the_retraining_run_is_the_template_owned_by_the_deployment() -> None:
     assert run["spec"] == TEMPLATE
     assert run["metadata"]["ownerReferences"][0]["uid"] == "uid-iris"
     assert run["metadata"]["labels"]["modelops.io/retrain-of"] == "iris"
+
+
+def scheduled(cron: str, cooldown: str = "0s") -> dict[str, Any]:
+    return {"model": {"uri": "file:///m/1"}, "retraining": {"policy": "Schedule", "schedule": cron,
+                                                             "template": TEMPLATE, "cooldown": cooldown}}  # fmt: skip
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_schedule_is_due_once_a_tick_passed_since_creation() -> None:
+    created = iso(NOW - dt.timedelta(hours=2))  # created 01:04; the 02:00 and 03:00 ticks have passed
+
+    reason = schedule_reason(scheduled("0 * * * *"), None, created, NOW)
+
+    assert reason == "schedule '0 * * * *': due at 2026-01-02T02:00:00Z"
+
+
+def test_a_schedule_is_not_due_before_its_next_tick() -> None:
+    last = iso(NOW - dt.timedelta(minutes=3))  # triggered at 03:01; next tick 04:00
+
+    assert schedule_reason(scheduled("0 * * * *"), last, None, NOW) is None
+
+
+def test_ticks_missed_while_down_collapse_into_one_retraining() -> None:
+    last = iso(NOW - dt.timedelta(days=3))
+    reason = schedule_reason(scheduled("*/5 * * * *"), last, None, NOW)
+    assert reason is not None
+
+    # once it triggered now, the next retraining waits for the next tick, not for the missed ones
+    assert schedule_reason(scheduled("*/5 * * * *"), iso(NOW), None, NOW + dt.timedelta(seconds=30)) is None
+
+
+def test_the_cooldown_holds_back_a_scheduled_retraining() -> None:
+    last = iso(NOW - dt.timedelta(minutes=10))
+
+    assert schedule_reason(scheduled("* * * * *", cooldown="1h"), last, None, NOW) is None
+    assert schedule_reason(scheduled("* * * * *"), last, None, NOW) is not None
+
+
+def test_other_policies_ignore_the_schedule() -> None:
+    body = spec("OnDrift")
+    body["retraining"]["schedule"] = "* * * * *"
+
+    assert schedule_reason(body, None, iso(NOW - dt.timedelta(days=1)), NOW) is None
