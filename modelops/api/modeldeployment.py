@@ -141,6 +141,9 @@ class RetrainingStatus(ApiModel):
     last_trigger: str | None = None
     reason: str | None = None
     run: str | None = None
+    baseline: float | None = Field(default=None, description="live metric of the model serving when it started")
+    rolled_back: bool | None = Field(default=None, description="the run's model did worse and was taken back")
+    restored: ServedModel | None = Field(default=None, description="the model put back by the rollback")
 
 
 class PromotedVersion(ApiModel):

@@ -111,3 +111,35 @@ def schedule_reason(spec: Manifest, last_trigger: str | None, created: str | Non
     if tick > now:
         return None
     return f"schedule {retraining['schedule']!r}: due at {tick.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def rollback(spec: Manifest, status: Manifest, observed: Observation) -> tuple[str, Manifest] | None:
+    """(why, the model to put back) when the promoted retrained model does worse, else None.
+
+    Worse means its live metric is below `monitoring.performance.min` (above, for rmse) or below
+    the live value of the model it replaced (`status.retraining.baseline`). Decided once per run:
+    `status.retraining.rolledBack` records it, so a restart does not decide it again.
+    """
+    performance = (spec.get("monitoring") or {}).get("performance")
+    current = status.get("retraining") or {}
+    run = current.get("run")
+    if not (spec.get("retraining") or {}).get("rollback", True) or not performance or not run:
+        return None
+    if current.get("rolledBack") or (status.get("model") or {}).get("run") != run:
+        return None
+    metric = performance.get("metric", "accuracy")
+    value = observed.live.get(metric)
+    history = status.get("history") or []
+    previous = [entry for entry in history if entry.get("run") != run]
+    if value is None or not previous:
+        return None
+    sign = -1.0 if metric == "rmse" else 1.0  # compare as "higher is better"
+    baseline = current.get("baseline")
+    if sign * value < sign * float(performance["min"]):
+        why = f"live {metric}={value:.3f} of {run} is worse than the minimum {performance['min']}"
+    elif baseline is not None and sign * value < sign * float(baseline):
+        why = f"live {metric}={value:.3f} of {run} is worse than {float(baseline):.3f} before it"
+    else:
+        return None
+    restored = {key: previous[-1][key] for key in ("uri", "version", "run") if key in previous[-1]}
+    return why, restored

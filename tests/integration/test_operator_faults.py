@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -23,6 +26,13 @@ def condition(obj_status: dict[str, Any], type_: str) -> dict[str, Any]:
 def events_of(kubectl: Kubectl, namespace: str, name: str) -> list[dict[str, Any]]:
     items = json.loads(kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
     return [e for e in items if e["involvedObject"]["name"] == name]
+
+
+def model_uri_of(kubectl: Kubectl, namespace: str, name: str = "iris") -> str | None:
+    """The MODEL_URI the serving Deployment's container gets."""
+    dep = get_object(kubectl, namespace, "deployment", name) or {}
+    env = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("env", [])
+    return next((e.get("value") for e in env if e["name"] == "MODEL_URI"), None)
 
 
 def dataset(name: str, **spec: Any) -> dict[str, Any]:
@@ -133,12 +143,7 @@ def test_deleted_or_edited_children_are_put_back(kubectl: Kubectl, namespace: st
 
     kubectl("set", "env", "deployment/iris", "-n", namespace, "MODEL_URI=file:///somewhere/else")
 
-    def model_uri() -> str | None:
-        dep = get_object(kubectl, namespace, "deployment", "iris") or {}
-        env = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("env", [])
-        return next((e.get("value") for e in env if e["name"] == "MODEL_URI"), None)
-
-    wait_for("MODEL_URI put back", lambda: model_uri() == uri, alive=operator.exited)
+    wait_for("MODEL_URI put back", lambda: model_uri_of(kubectl, namespace) == uri, alive=operator.exited)
     kubectl("delete", "service", "iris", "-n", namespace)
     wait_for("the Service back", lambda: get_object(kubectl, namespace, "service", "iris"), alive=operator.exited)
 
@@ -259,17 +264,15 @@ modelops_drift_psi{feature="petal_length"} 0.45
 """
 
 
-def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
-    kubectl: Kubectl, namespace: str, operator: Any
-) -> None:
-    import http.server
-    import threading
+@contextmanager
+def fake_serving_metrics(operator: Any, text: list[str]) -> Iterator[None]:
+    """Serve ``text[0]`` (changeable during the test) as every pod's /metrics, and point the operator at it."""
 
     class Metrics(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
-            self.wfile.write(DRIFTING.encode())
+            self.wfile.write(text[0].encode())
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -282,6 +285,15 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
             "MODELOPS_MONITORING_URL": f"http://127.0.0.1:{server.server_port}/{{namespace}}/{{service}}"
         }
         operator.start()
+        yield
+    finally:
+        server.shutdown()
+
+
+def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
+    kubectl: Kubectl, namespace: str, operator: Any
+) -> None:
+    with fake_serving_metrics(operator, [DRIFTING]):
         template = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
         md = served(
             "iris",
@@ -315,8 +327,6 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
         time.sleep(2)  # within the cooldown: no second run despite the drift
         runs = json.loads(kubectl("get", "tr", "-n", namespace, "-o", "json").stdout)["items"]
         assert [r["metadata"]["name"] for r in runs] == ["iris-retrain-1"]
-    finally:
-        server.shutdown()
 
 
 def test_refresh_runs_a_new_job_and_keeps_the_version_when_content_is_unchanged(
@@ -361,3 +371,40 @@ def test_a_schedule_starts_one_retraining_per_cron_tick_without_metrics(
     time.sleep(3)  # resyncs every second: the same tick must not start a second run
     runs = json.loads(kubectl("get", "tr", "-n", namespace, "-o", "json").stdout)["items"]
     assert [r["metadata"]["name"] for r in runs] == ["iris-retrain-1"]
+
+
+def live_accuracy(value: float) -> str:
+    return f"# TYPE modelops_live_accuracy gauge\nmodelops_live_accuracy {value}\n"
+
+
+def test_a_promoted_model_that_does_worse_is_rolled_back_to_the_previous_one(
+    kubectl: Kubectl, namespace: str, operator: Any
+) -> None:
+    metrics = [live_accuracy(0.75)]
+    with fake_serving_metrics(operator, metrics):
+        template = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
+        md = served(
+            "iris",
+            {"uri": "file:///models/iris/v1"},
+            monitoring={"interval": "1s", "performance": {"metric": "accuracy", "min": 0.8}},
+            retraining={"policy": "OnDegradation", "template": template, "cooldown": "1h", "rollback": True},
+        )
+        apply_objects(kubectl, namespace, md)
+        st = wait_for(
+            "retraining", lambda: status_of(kubectl, namespace, "md", "iris").get("retraining"), alive=operator.exited
+        )
+        assert st["baseline"] == 0.75
+
+        metrics[0] = live_accuracy(0.9)  # the new model does better at first: it stays
+        done = {"phase": "Succeeded", "observedGeneration": 1, "model": {"uri": "file:///models/r/2", "version": "2"}}
+        patch_status(kubectl, namespace, "tr", "iris-retrain-1", done)
+        wait_for("promoted", lambda: model_uri_of(kubectl, namespace) == "file:///models/r/2", alive=operator.exited)
+
+        metrics[0] = live_accuracy(0.6)  # then below the minimum
+        wait_for(
+            "rolled back", lambda: model_uri_of(kubectl, namespace) == "file:///models/iris/v1", alive=operator.exited
+        )
+        status = status_of(kubectl, namespace, "md", "iris")
+        assert status["retraining"]["rolledBack"] is True and status["model"]["version"] == "v1"
+        (event,) = [e for e in events_of(kubectl, namespace, "iris") if e["reason"] == "RolledBack"]
+        assert event["type"] == "Warning" and "accuracy=0.600 of iris-retrain-1" in event["message"]

@@ -36,9 +36,14 @@ def resolve(ctx: Context, obj: Manifest) -> decisions.ResolvedModel | decisions.
 
 
 def _retrained(ctx: Context, obj: Manifest) -> decisions.ResolvedModel | None:
-    """The model of the retraining run, once it succeeded, when the policy promotes automatically."""
+    """The model of the retraining run, once it succeeded, when the policy promotes automatically.
+
+    After a rollback, the model it put back (until the next retraining or a change of the spec).
+    """
     retraining = (obj.get("status") or {}).get("retraining") or {}
     policy = obj["spec"].get("retraining") or {}
+    if retraining.get("rolledBack") and (restored := retraining.get("restored")):
+        return decisions.ResolvedModel(restored["uri"], restored["version"], restored.get("run"))
     if not retraining.get("run") or not policy.get("autoPromote", True) or policy.get("policy", "Never") == "Never":
         return None
     run = ctx.kube.get(TRAINING_RUNS, obj["metadata"]["namespace"], retraining["run"])

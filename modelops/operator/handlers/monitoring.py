@@ -13,7 +13,7 @@ from modelops.operator.conditions import now_iso
 from modelops.operator.decisions import parse_duration
 from modelops.operator.handlers.context import Context, Manifest
 from modelops.operator.kube import MODEL_DEPLOYMENTS, TRAINING_RUNS
-from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason, schedule_reason
+from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason, rollback, schedule_reason
 
 log = logging.getLogger("modelops.operator")
 _last_read: dict[str, float] = {}
@@ -56,6 +56,10 @@ def _observe(ctx: Context, obj: Manifest) -> Observation | None:
     return parse_metrics(text, method=drift.get("method", "psi"), threshold=float(drift.get("threshold", 0.2)))
 
 
+def _performance_metric(spec: Manifest) -> str:
+    return str(((spec.get("monitoring") or {}).get("performance") or {}).get("metric", "accuracy"))
+
+
 def monitor(ctx: Context, obj: Manifest) -> None:
     """Update `status.monitoring`; start a TrainingRun from the template when the policy says so.
 
@@ -68,8 +72,15 @@ def monitor(ctx: Context, obj: Manifest) -> None:
     created = meta.get("creationTimestamp")
     update: Manifest = {}
     observed = _observe(ctx, obj)
+    retraining = status.get("retraining") or {}
     if observed is not None:
         update["monitoring"] = observed.status()
+        if taken_back := rollback(spec, status, observed):
+            why, restored = taken_back
+            update["retraining"] = {**retraining, "rolledBack": True, "restored": restored}
+            ctx.event(obj, "Warning", "RolledBack", f"back to model {restored['version']}: {why}")
+            ctx.kube.patch_status(MODEL_DEPLOYMENTS, meta["namespace"], meta["name"], update)
+            return
 
     def reason_since(last: str | None) -> tuple[str, str] | None:
         """(why, Event type): drift or degradation is a Warning, a scheduled retraining is Normal."""
@@ -79,7 +90,7 @@ def monitor(ctx: Context, obj: Manifest) -> None:
             return why, "Normal"
         return None
 
-    due = reason_since((status.get("retraining") or {}).get("lastTrigger"))
+    due = reason_since(retraining.get("lastTrigger"))
     if due is not None:
         reason, event_type = due
         selector = f"{RETRAIN_OF}={naming.bounded(meta['name'])}"
@@ -90,6 +101,8 @@ def monitor(ctx: Context, obj: Manifest) -> None:
             name = retraining_run_name(meta["name"], len(runs) + 1)
             ctx.kube.create_or_get(retraining_run(obj, name=name, reason=reason))
             update["retraining"] = {"lastTrigger": now_iso(now), "reason": reason, "run": name}
+            if observed is not None and (baseline := observed.live.get(_performance_metric(spec))) is not None:
+                update["retraining"]["baseline"] = baseline
             ctx.event(obj, event_type, "Retraining", f"started TrainingRun {name}: {reason}")
     if any(status.get(k) != v for k, v in update.items()):
         ctx.kube.patch_status(MODEL_DEPLOYMENTS, meta["namespace"], meta["name"], update)

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from modelops.operator.builders.trainingrun import retraining_run, retraining_run_name
-from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason, schedule_reason
+from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason, rollback, schedule_reason
 
 from .operator_objects import NOW, owner
 
@@ -130,3 +130,52 @@ def test_other_policies_ignore_the_schedule() -> None:
     body["retraining"]["schedule"] = "* * * * *"
 
     assert schedule_reason(body, None, iso(NOW - dt.timedelta(days=1)), NOW) is None
+
+
+ORIGINAL = {"uri": "file:///m/1", "version": "1", "promoted": "2026-01-01T00:00:00Z"}
+RETRAINED = {"uri": "file:///m/2", "version": "2", "run": "iris-retrain-1", "promoted": "2026-01-02T00:00:00Z"}
+
+
+def promoted(**retraining: Any) -> dict[str, Any]:
+    """The status of a ModelDeployment serving the model of its retraining run."""
+    return {
+        "model": {"uri": "file:///m/2", "version": "2", "run": "iris-retrain-1"},
+        "history": [ORIGINAL, RETRAINED],
+        "retraining": {"run": "iris-retrain-1", "lastTrigger": "2026-01-02T00:00:00Z", **retraining},
+    }
+
+
+def degradation_spec(rollback_on: bool = True) -> dict[str, Any]:
+    body = spec("OnDegradation", performance={"metric": "accuracy", "min": 0.8})
+    body["retraining"]["rollback"] = rollback_on
+    return body
+
+
+def test_a_promoted_model_below_the_minimum_is_rolled_back_to_the_previous_one() -> None:
+    decided = rollback(degradation_spec(), promoted(), Observation(live={"accuracy": 0.7}))
+
+    assert decided == (
+        "live accuracy=0.700 of iris-retrain-1 is worse than the minimum 0.8",
+        {"uri": "file:///m/1", "version": "1"},
+    )
+
+
+def test_a_promoted_model_worse_than_the_one_it_replaced_is_rolled_back() -> None:
+    decided = rollback(degradation_spec(), promoted(baseline=0.95), Observation(live={"accuracy": 0.9}))
+
+    assert decided is not None and "worse than 0.950 before it" in decided[0]
+
+
+def test_a_promoted_model_doing_as_well_stays() -> None:
+    assert rollback(degradation_spec(), promoted(baseline=0.9), Observation(live={"accuracy": 0.93})) is None
+
+
+def test_a_rollback_is_decided_once_per_run() -> None:
+    status = promoted(rolledBack=True, restored={"uri": "file:///m/1", "version": "1"})
+
+    assert rollback(degradation_spec(), status, Observation(live={"accuracy": 0.5})) is None
+
+
+def test_no_rollback_when_the_policy_turns_it_off_or_nothing_is_measured_yet() -> None:
+    assert rollback(degradation_spec(rollback_on=False), promoted(), Observation(live={"accuracy": 0.5})) is None
+    assert rollback(degradation_spec(), promoted(), Observation()) is None
