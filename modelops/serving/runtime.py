@@ -121,6 +121,7 @@ class OnnxRuntime:
         # Spinning worker threads burn a core between requests; a serving pod shares its cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._matrix_input = all(f.type != "category" for f in self.features)
+        self._numeric_columns = [j for j, f in enumerate(self.features) if f.type != "category"]
         model_bytes = onnx_bytes
         if self._matrix_input:
             model_bytes = with_matrix_input(onnx_bytes, [f.name for f in self.features])
@@ -151,7 +152,40 @@ class OnnxRuntime:
                 feed[name] = column.astype(self._dtype).reshape(-1, 1)
         return feed
 
+    def _beyond_dtype(self, matrix: Matrix) -> Matrix | None:
+        """Rows holding a number the graph's float32 inputs cannot: they would become infinity inside it."""
+        if self._dtype is not np.float32:
+            return None
+        numbers = matrix if self._matrix_input else matrix[:, self._numeric_columns].astype(np.float64)
+        beyond = np.abs(numbers) > _FLOAT32_MAX  # NaN (missing) compares False
+        if not beyond.any():
+            return None
+        return np.flatnonzero(beyond.any(axis=1))
+
     def predict(self, matrix: Matrix, *, probabilities: bool) -> Prediction:
+        beyond = self._beyond_dtype(matrix)
+        if beyond is not None:
+            return self._with_sklearn_rows(matrix, beyond, probabilities)
+        return self._predict(matrix, probabilities)
+
+    def _with_sklearn_rows(self, matrix: Matrix, rows: Matrix, probabilities: bool) -> Prediction:
+        """Predict `rows` with scikit-learn (as the fitted pipeline does), the others with ONNX Runtime."""
+        others = np.setdiff1d(np.arange(matrix.shape[0]), rows)
+        exact = self._sklearn.predict(matrix[rows], probabilities=probabilities)
+        values = np.empty(matrix.shape[0], dtype=object)
+        values[rows] = exact.values
+        proba: Matrix | None = None
+        if probabilities and exact.probabilities is not None:
+            proba = np.empty((matrix.shape[0], exact.probabilities.shape[1]), dtype=np.float64)
+            proba[rows] = exact.probabilities
+        if others.size:
+            fast = self._predict(matrix[others], probabilities)
+            values[others] = fast.values
+            if proba is not None and fast.probabilities is not None:
+                proba[others] = fast.probabilities
+        return Prediction(values=np.asarray(values.tolist()), probabilities=proba)
+
+    def _predict(self, matrix: Matrix, probabilities: bool) -> Prediction:
         try:
             result = self.session.run(self._outputs, self._feed(matrix))
         except Exception as e:  # onnxruntime raises its own untyped errors
@@ -166,6 +200,8 @@ class OnnxRuntime:
             values[near] = self._sklearn.predict(matrix[near], probabilities=False).values
         return Prediction(values=values, probabilities=proba if probabilities else None)
 
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # Export and scikit-learn probabilities agree within 1e-5 (abs) + 1e-5 (rel), checked by the
 # trainer: a lead over 4e-5 cannot flip between the two, anything closer is decided by sklearn.
