@@ -25,7 +25,6 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import modelops
 from modelops.serving import describe
 from modelops.serving.asgi import ServingASGI
 from modelops.serving.bodies import read_json
@@ -76,8 +75,6 @@ _INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {**_ERROR, "description": "no such model or version"},
     422: {**_ERROR, "description": "input does not match the model's feature schema"},
 }
-# Extensions of the protocol this server implements (`GET /v2` lists them, as Triton and KServe do).
-EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository", "statistics"]
 
 
 def _body(model: type[Any]) -> dict[str, Any]:
@@ -103,7 +100,7 @@ def create_app(
 
     api = FastAPI(
         title="modelops model server",
-        version=modelops_version(),
+        version=describe.server_version(),
         summary="Serves one scikit-learn model version: Open Inference Protocol V2, simple JSON, feedback.",
         lifespan=lifespan,
         responses={422: {"model": ErrorResponse, "description": "invalid request"}},
@@ -114,7 +111,9 @@ def create_app(
 
     @api.get("/v2", response_model=ServerMetadataResponse, tags=["v2"])
     async def server_metadata() -> ServerMetadataResponse:
-        return ServerMetadataResponse(name="modelops", version=modelops_version(), extensions=EXTENSIONS)
+        return ServerMetadataResponse(
+            name="modelops", version=describe.server_version(), extensions=describe.EXTENSIONS
+        )
 
     @api.get("/v2/health/live", response_model=LiveResponse, tags=["v2"])
     async def live() -> LiveResponse:
@@ -274,7 +273,3 @@ def _loaded(
         on_failure(error)
     else:
         log.error("model not loaded: %s", error)
-
-
-def modelops_version() -> str:
-    return getattr(modelops, "__version__", "0.1.0")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import modelops
 from modelops.artifacts.metadata import FeatureSchema
 from modelops.serving.inference import PREDICT, PREDICT_PROBA
 from modelops.serving.metrics import ServingMetrics
@@ -28,12 +29,18 @@ from modelops.serving.protocol import (
 from modelops.serving.service import ModelService, ServedModel
 
 MATRIX_INPUT = "input-0"
+# Extensions of the protocol this server implements (`GET /v2` lists them, as Triton and KServe do).
+EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository", "statistics"]
 # Triton's configuration names the V2 datatypes differently.
 CONFIG_TYPES = {
     "BOOL": "TYPE_BOOL", "UINT8": "TYPE_UINT8", "UINT16": "TYPE_UINT16", "UINT32": "TYPE_UINT32",
     "UINT64": "TYPE_UINT64", "INT8": "TYPE_INT8", "INT16": "TYPE_INT16", "INT32": "TYPE_INT32",
     "INT64": "TYPE_INT64", "FP16": "TYPE_FP16", "FP32": "TYPE_FP32", "FP64": "TYPE_FP64", "BYTES": "TYPE_STRING",
 }  # fmt: skip
+
+
+def server_version() -> str:
+    return getattr(modelops, "__version__", "0.1.0")
 
 
 def feature_datatype(feature: FeatureSchema) -> str:

@@ -1,0 +1,79 @@
+"""The process's servers: uvicorn for HTTP, with gRPC beside it on the same event loop.
+
+`ServingServer` is uvicorn's server plus what a model server in a pod needs from it:
+
+- the gRPC server starts once HTTP has bound, and stops with it;
+- twice a second (on uvicorn's own tick) connections slow to send their headers are closed and
+  bodies past their deadline answered 408 (`guard`);
+- shutdown (SIGTERM): stop accepting, let bytes already sent on open connections be read (a
+  request sent just before the signal is answered, not reset), answer 503 at once to uploads
+  still arriving, close idle connections, let the requests in flight finish within the grace
+  period, stop gRPC the same way. No traceback: nothing is left to be cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+
+import uvicorn
+
+from modelops.serving.asgi import ServingASGI
+from modelops.serving.grpc_service import GrpcServer
+from modelops.serving.guard import close_slow_headers
+
+log = logging.getLogger("modelops.serving")
+
+_SWEEP_TICKS = 5  # uvicorn ticks every 0.1 s
+# After the listeners close, how long bytes already sent on open connections get to be read.
+_SETTLE_SECONDS = 0.1
+
+
+class ServingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: ServingASGI) -> None:
+        super().__init__(config)
+        self.app = app
+        self.grpc: GrpcServer | None = None
+        self.failure: str | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.should_exit:
+            return  # HTTP could not bind; uvicorn logged why
+        settings = self.app.service.settings
+        try:
+            self.grpc = GrpcServer(
+                self.app.service,
+                host=settings.host,
+                port=settings.grpc_port,
+                max_message_bytes=settings.max_body_bytes,
+            )
+        except RuntimeError as e:
+            self.failure = f"cannot serve gRPC on port {settings.grpc_port}: {e}"
+            log.error("%s", self.failure)
+            self.should_exit = True
+            return
+        await self.grpc.start()
+        log.info("gRPC (OIP V2, grpc.health.v1) on %s:%d", settings.host, self.grpc.port)
+
+    async def on_tick(self, counter: int) -> bool:
+        if counter % _SWEEP_TICKS == 0:
+            now = time.monotonic()
+            close_slow_headers(
+                self.server_state.connections, now=now, timeout=self.app.service.settings.header_timeout_seconds
+            )
+            self.app.guard.sweep(now)
+        return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        grace = float(self.config.timeout_graceful_shutdown or 0)
+        for server in getattr(self, "servers", []):
+            server.close()
+        stopping = asyncio.ensure_future(self.grpc.stop(grace)) if self.grpc is not None else None
+        await asyncio.sleep(_SETTLE_SECONDS)
+        self.app.guard.shut()
+        await super().shutdown(sockets)
+        if stopping is not None:
+            await stopping
