@@ -8,7 +8,8 @@ whole grace period. So:
   connecting) to the end of that request's headers, then it is closed (`GuardedHttpToolsProtocol`);
 - bodies: a request gets `body_timeout_seconds` to send its whole body, then it is answered 408;
   the bytes of all bodies being received at once are capped by `max_pending_body_bytes` (503 with
-  `Retry-After` beyond); on shutdown, a body still arriving is answered 503 at once (`BodyGuard`).
+  `Retry-After` beyond); on shutdown, new bodies are refused (503) and a body still arriving may
+  finish only while it makes progress: one with no bytes for `STALL_SECONDS` is answered 503.
 
 Deadlines are checked by a sweep twice a second (`sweep`, run from the server's tick), not by a
 timer per request: a timer costs more than answering a small prediction.
@@ -24,6 +25,8 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from modelops.serving.errors import PayloadTooLargeError, RequestTimeoutError, ServerBusyError
+
+STALL_SECONDS = 1.0  # during shutdown, an upload this long without a byte is stalled
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -69,6 +72,7 @@ class BodyGuard:
         self.pending_bytes = 0  # bytes of unfinished bodies held right now, over all requests
         self.closing = False
         self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._progress: dict[asyncio.Task[Any], float] = {}  # when each read last received bytes
         self._stopped: dict[asyncio.Task[Any], Exception] = {}
 
     async def read(self, headers: Iterable[tuple[bytes, bytes]], receive: Receive) -> bytes | None:
@@ -88,7 +92,9 @@ class BodyGuard:
                 break
         task = asyncio.current_task()
         assert task is not None
-        self._deadlines[task] = time.monotonic() + self.timeout
+        started = time.monotonic()
+        self._deadlines[task] = started + self.timeout
+        self._progress[task] = started
         held = 0
         try:
             message = await receive()
@@ -107,6 +113,7 @@ class BodyGuard:
                 if message["type"] != "http.request":
                     return None
                 chunk = message.get("body", b"")
+                self._progress[task] = time.monotonic()
                 size += len(chunk)
                 if size > self.max_body:
                     raise PayloadTooLargeError(f"request body is over the limit of {self.max_body} bytes")
@@ -123,6 +130,7 @@ class BodyGuard:
             raise reason from None
         finally:
             self._deadlines.pop(task, None)
+            self._progress.pop(task, None)
             self.pending_bytes -= held
 
     def _hold(self, size: int) -> None:
@@ -137,14 +145,22 @@ class BodyGuard:
             self._stopped[task] = reason
             task.cancel()
 
+    @property
+    def reading(self) -> int:
+        """Bodies being received right now."""
+        return len(self._deadlines)
+
     def sweep(self, now: float) -> None:
-        """Stop the body reads past their deadline (they answer 408)."""
+        """Stop the body reads past their deadline (408) and, once shutting down, the stalled ones (503)."""
         for task, deadline in list(self._deadlines.items()):
             if now > deadline:
                 self._stop(task, RequestTimeoutError(f"the request body was not received within {self.timeout:g} s"))
+            elif self.closing and now - self._progress.get(task, now) >= STALL_SECONDS:
+                self._stop(task, ServerBusyError("the server is shutting down and this upload stalled"))
 
-    def shut(self) -> None:
-        """Refuse new bodies, stop those still arriving (they answer 503): a stalled upload must not hold shutdown."""
+    async def drain(self, interval: float = 0.1) -> None:
+        """Shutting down: refuse new bodies; wait for those arriving, stopping each as it stalls."""
         self.closing = True
-        for task in list(self._deadlines):
-            self._stop(task, ServerBusyError("the server is shutting down"))
+        while self._deadlines:
+            self.sweep(time.monotonic())
+            await asyncio.sleep(interval)

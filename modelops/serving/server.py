@@ -6,9 +6,10 @@
 - twice a second (on uvicorn's own tick) connections slow to send their headers are closed and
   bodies past their deadline answered 408 (`guard`);
 - shutdown (SIGTERM): stop accepting, let bytes already sent on open connections be read (a
-  request sent just before the signal is answered, not reset), answer 503 at once to uploads
-  still arriving, close idle connections, let the requests in flight finish within the grace
-  period, stop gRPC the same way. No traceback: nothing is left to be cancelled.
+  request sent just before the signal is answered, not reset), close idle connections, let
+  uploads finish while they progress (a stalled one is answered 503 after a second, not after the
+  grace period), let the requests in flight finish within the grace period, stop gRPC the same
+  way. No traceback: nothing is left to be cancelled.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class ServingServer(uvicorn.Server):
             server.close()
         stopping = asyncio.ensure_future(self.grpc.stop(grace)) if self.grpc is not None else None
         await asyncio.sleep(_SETTLE_SECONDS)
-        self.app.guard.shut()
+        uploads = asyncio.ensure_future(self.app.guard.drain())
         await super().shutdown(sockets)
+        uploads.cancel()
         if stopping is not None:
             await stopping
