@@ -5,8 +5,9 @@
 - the gRPC server starts once HTTP has bound, and stops with it;
 - twice a second (on uvicorn's own tick) connections slow to send their headers are closed and
   bodies past their deadline answered 408 (`guard`);
-- shutdown (SIGTERM): stop accepting, let bytes already sent on open connections be read (a
-  request sent just before the signal is answered, not reset), close idle connections, let
+- shutdown (SIGTERM): accept what is already queued, stop accepting, let bytes already sent on
+  open connections be read (a request sent just before the signal is answered, not reset: closing
+  a listener resets the connections still in its backlog), close idle connections, let
   uploads finish while they progress (a stalled one is answered 503 after a second, not after the
   grace period), let the requests in flight finish within the grace period, stop gRPC the same
   way. No traceback: nothing is left to be cancelled.
@@ -28,7 +29,8 @@ from modelops.serving.guard import close_slow_headers
 log = logging.getLogger("modelops.serving")
 
 _SWEEP_TICKS = 5  # uvicorn ticks every 0.1 s
-# After the listeners close, how long bytes already sent on open connections get to be read.
+# Before and after the listeners close: how long connections already queued get to be accepted,
+# and bytes already sent on open connections to be read.
 _SETTLE_SECONDS = 0.1
 
 
@@ -70,6 +72,7 @@ class ServingServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         grace = float(self.config.timeout_graceful_shutdown or 0)
+        await asyncio.sleep(_SETTLE_SECONDS)
         for server in getattr(self, "servers", []):
             server.close()
         stopping = asyncio.ensure_future(self.grpc.stop(grace)) if self.grpc is not None else None
