@@ -74,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if missing == ["model_uri"]:
             print("error: no model URI: pass --model-uri or set MODELOPS_SERVING_MODEL_URI", file=sys.stderr)
         else:
-            print(f"error: invalid settings: {e}", file=sys.stderr)
+            # Without the values given: one of them may be a secret (the feedback key).
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in e.errors(include_input=False)
+            )
+            print(f"error: invalid settings: {problems}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = ModelService(settings)
