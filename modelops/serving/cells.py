@@ -58,7 +58,7 @@ def flat_cells(tensor: TensorLike) -> list[Any] | Array:
                 f"input {tensor.name!r} holds {data.size} values but its shape {tensor.shape} needs {expected}"
             )
         return data.reshape(-1)
-    if any(type(value) is list for value in data):
+    if list in set(map(type, data)):
         data = _unnest(tensor, data)
     if len(data) != expected:
         raise InvalidInputError(
@@ -97,16 +97,12 @@ def numeric_values(tensor: TensorLike) -> Array:
     if isinstance(cells, np.ndarray) and cells.dtype != object:
         # Binary data or gRPC contents: already of the declared type, every value representable.
         return cells.astype(np.float64)
-    if not _holds_bools(cells):
+    # JSON true/false among numbers would be read by numpy as 1/0: those take the slow path.
+    if bool not in set(map(type, cells)):
         array = np.asarray(cells)
         if array.dtype.kind in _NUMERIC_KINDS and array.ndim == 1:
             return _checked_numbers(tensor.name, datatype, array)
     return _numbers_one_by_one(tensor.name, datatype, cells)
-
-
-def _holds_bools(cells: list[Any] | Array) -> bool:
-    """Whether JSON true/false hide among numbers (numpy would silently read them as 1/0)."""
-    return any(type(value) is bool for value in cells)
 
 
 def _checked_numbers(name: str, datatype: str, array: Array) -> Array:

@@ -78,13 +78,15 @@ class PredictionIds:
     def __init__(self, model_version: str, task: Task, classes: Sequence[Label] | None, *, key: bytes) -> None:
         self.task = task
         self.version_tag = version_tag(model_version)
-        self._key = key
+        self._hmac = hmac.new(key, digestmod=hashlib.sha256)  # copied per id: the key is hashed once
         self._prefix = f"{self.version_tag}{secrets.token_hex(4)}-"
         self._sequence = itertools.count(1)
         self._class_index: dict[Any, int] = {c: i for i, c in enumerate(classes or ())}
 
     def _mac(self, body: str) -> str:
-        return hmac.digest(self._key, body.encode(), "sha256").hex()[:_MAC_HEX]
+        mac = self._hmac.copy()
+        mac.update(body.encode())
+        return mac.hexdigest()[:_MAC_HEX]
 
     def issue(self, values: npt.NDArray[Any]) -> list[str]:
         """One signed id per predicted row."""

@@ -156,11 +156,10 @@ class OnnxRuntime:
         """Rows holding a number the graph's float32 inputs cannot: they would become infinity inside it."""
         if self._dtype is not np.float32:
             return None
-        numbers = matrix if self._matrix_input else matrix[:, self._numeric_columns].astype(np.float64)
-        beyond = np.abs(numbers) > _FLOAT32_MAX  # NaN (missing) compares False
-        if not beyond.any():
+        numbers = np.abs(matrix if self._matrix_input else matrix[:, self._numeric_columns].astype(np.float64))
+        if not numbers.size or np.fmax.reduce(numbers, axis=None) <= _FLOAT32_MAX:  # fmax skips NaN (missing)
             return None
-        return np.flatnonzero(beyond.any(axis=1))
+        return np.flatnonzero((numbers > _FLOAT32_MAX).any(axis=1))
 
     def predict(self, matrix: Matrix, *, probabilities: bool) -> Prediction:
         beyond = self._beyond_dtype(matrix)
