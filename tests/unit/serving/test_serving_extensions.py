@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pandas as pd
 
 from modelops.artifacts.model_format import LoadedModel
+from modelops.contract.metrics import INFERENCE_ROUTES
 from modelops.serving.app import create_app
+from modelops.serving.metrics import PREDICTION_ROUTES
 from modelops.serving.service import ModelService
 
 Model = tuple[LoadedModel, pd.DataFrame]
@@ -88,3 +91,12 @@ def test_server_metadata_lists_the_extensions(iris_client: Any) -> None:
     assert iris_client.get("/v2").json()["extensions"] == [
         "binary_tensor_data", "model_configuration", "model_repository", "statistics",
     ]  # fmt: skip
+
+
+def test_every_prediction_route_the_server_records_is_one_autoscaling_counts() -> None:
+    assert PREDICTION_ROUTES == {
+        "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer", "/predict",
+        "/inference.GRPCInferenceService/ModelInfer",
+    }  # fmt: skip
+    assert all(re.fullmatch(INFERENCE_ROUTES, route) for route in PREDICTION_ROUTES)
+    assert not any(re.fullmatch(INFERENCE_ROUTES, route) for route in ("/metrics", "/feedback", "/v2/models/{name}"))
