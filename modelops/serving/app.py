@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelops.serving import describe
 from modelops.serving.asgi import ServingASGI
-from modelops.serving.bodies import read_json
+from modelops.serving.bodies import inspect_headers, read_json
 from modelops.serving.errors import ServingError, handle_error
 from modelops.serving.metrics import CONTENT_TYPE, INFER_ROUTE, INFER_VERSION_ROUTE, PREDICT_ROUTE
 from modelops.serving.protocol import (
@@ -48,7 +48,6 @@ from modelops.serving.protocol import (
     RepositoryModel,
     ServerMetadataResponse,
 )
-from modelops.serving.rest import header_length
 from modelops.serving.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -177,7 +176,7 @@ def create_app(
 
     async def _infer(request: Request, name: str, version: str | None) -> Response:
         payload, json_length = await service.infer_rest(
-            await request.body(), header_length(request.headers.raw), name, version
+            await request.body(), inspect_headers(request.headers.raw).json_length, name, version
         )
         if json_length is None:
             return Response(payload, media_type="application/json")

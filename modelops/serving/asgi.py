@@ -23,11 +23,10 @@ from fastapi import FastAPI
 from starlette.routing import Match
 
 from modelops.contract.serving import MODEL_VERSION
-from modelops.serving.bodies import check_headers
+from modelops.serving.bodies import inspect_headers
 from modelops.serving.errors import ServingError, error_body, to_serving_error
 from modelops.serving.guard import BodyGuard
 from modelops.serving.metrics import INFER_ROUTE, INFER_VERSION_ROUTE
-from modelops.serving.rest import header_length
 from modelops.serving.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -72,8 +71,8 @@ class ServingASGI:
         try:
             if method in _BODY_METHODS:
                 try:
-                    check_headers(scope["headers"])
-                    body = await self.guard.read(scope["headers"], receive)
+                    headers = inspect_headers(scope["headers"])
+                    body = await self.guard.read(headers.length, receive)
                 except ServingError as e:
                     route = self._route_label(scope)
                     status = e.status_code
@@ -89,7 +88,7 @@ class ServingASGI:
                     if target is not None:
                         name, version = target
                         route = INFER_ROUTE if version is None else INFER_VERSION_ROUTE
-                        status = await self._infer(send, scope, body, name, version)
+                        status = await self._infer(send, body, headers.json_length, name, version)
                         return
                 receive = _replay(body, receive)
             else:
@@ -107,9 +106,9 @@ class ServingASGI:
         model = self.service.model
         return (MODEL_VERSION_HEADER, model.version.encode()) if model is not None else None
 
-    async def _infer(self, send: Send, scope: Scope, body: bytes, name: str, version: str | None) -> int:
+    async def _infer(self, send: Send, body: bytes, json_length: int | None, name: str, version: str | None) -> int:
         try:
-            payload, json_length = await self.service.infer_rest(body, header_length(scope["headers"]), name, version)
+            payload, json_length = await self.service.infer_rest(body, json_length, name, version)
         except Exception as e:
             error = to_serving_error(e)
             if not isinstance(e, ServingError):

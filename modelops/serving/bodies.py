@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pydantic_core
@@ -28,23 +28,46 @@ from modelops.serving.errors import BadRequestError, PayloadTooLargeError, Unsup
 
 # Content types a cross-origin page can send without a preflight (the Fetch standard's CORS-safelisted ones).
 BROWSER_SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+INFERENCE_HEADER = b"inference-header-content-length"
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
-def check_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
-    """415 for a content type a browser sends cross-origin without asking, or a compressed body."""
-    for key, value in headers:
-        if key == b"content-type":
+class BodyHeaders(NamedTuple):
+    """What the headers say about the body."""
+
+    length: int | None  # Content-Length
+    json_length: int | None  # Inference-Header-Content-Length: the JSON part of a binary tensor body
+
+
+def inspect_headers(headers: Iterable[tuple[bytes, bytes]]) -> BodyHeaders:
+    """The body's lengths; 415 for a content type a browser sends cross-origin unasked, or a compressed body."""
+    length: int | None = None
+    json_length: int | None = None
+    for key, value in headers:  # one pass: this runs on every request
+        if key == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                length = None
+        elif key == b"content-type":
             media = value.split(b";", 1)[0].strip().lower().decode("latin-1")
             if media in BROWSER_SIMPLE_TYPES:
                 raise UnsupportedMediaTypeError(
                     f"Content-Type {media} is not accepted: send application/json (or application/octet-stream "
                     f"with the binary tensor data extension)"
                 )
+        elif key == INFERENCE_HEADER:
+            try:
+                json_length = int(value)
+            except ValueError:
+                raise BadRequestError(f"Inference-Header-Content-Length {value!r} is not a number") from None
+            if json_length < 0:
+                raise BadRequestError(f"Inference-Header-Content-Length {json_length} is negative")
         elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
             raise UnsupportedMediaTypeError(
                 f"Content-Encoding {value.decode('latin-1')} is not accepted: send the body uncompressed"
             )
+    return BodyHeaders(length, json_length)
 
 
 def count_containers(body: bytes) -> int:

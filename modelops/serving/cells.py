@@ -50,6 +50,11 @@ def is_number(value: object) -> bool:
 
 def flat_cells(tensor: TensorLike) -> list[Any] | Array:
     """The tensor's elements, flat: JSON data flat or nested exactly to the shape; 422 otherwise."""
+    return _flat(tensor)[0]
+
+
+def _flat(tensor: TensorLike) -> tuple[list[Any] | Array, set[type]]:
+    """The flat elements, and the set of their Python types (for JSON data; one scan serves both)."""
     data = tensor.data
     expected = element_count(tensor.shape)
     if isinstance(data, np.ndarray):
@@ -57,14 +62,16 @@ def flat_cells(tensor: TensorLike) -> list[Any] | Array:
             raise InvalidInputError(
                 f"input {tensor.name!r} holds {data.size} values but its shape {tensor.shape} needs {expected}"
             )
-        return data.reshape(-1)
-    if list in set(map(type, data)):
+        return data.reshape(-1), set()
+    types = set(map(type, data))
+    if list in types:
         data = _unnest(tensor, data)
+        types = set(map(type, data))
     if len(data) != expected:
         raise InvalidInputError(
             f"input {tensor.name!r} holds {len(data)} values but its shape {tensor.shape} needs {expected}"
         )
-    return data
+    return data, types
 
 
 def _unnest(tensor: TensorLike, data: list[Any]) -> list[Any]:
@@ -93,12 +100,12 @@ def numeric_values(tensor: TensorLike) -> Array:
     datatype = tensor.datatype
     if datatype == "BYTES":
         raise InvalidInputError(f"input {tensor.name!r} is BYTES but the features it carries are numeric")
-    cells = flat_cells(tensor)
+    cells, types = _flat(tensor)
     if isinstance(cells, np.ndarray) and cells.dtype != object:
         # Binary data or gRPC contents: already of the declared type, every value representable.
         return cells.astype(np.float64)
     # JSON true/false among numbers would be read by numpy as 1/0: those take the slow path.
-    if bool not in set(map(type, cells)):
+    if bool not in types:
         array = np.asarray(cells)
         if array.dtype.kind in _NUMERIC_KINDS and array.ndim == 1:
             return _checked_numbers(tensor.name, datatype, array)

@@ -75,21 +75,12 @@ class BodyGuard:
         self._progress: dict[asyncio.Task[Any], float] = {}  # when each read last received bytes
         self._stopped: dict[asyncio.Task[Any], Exception] = {}
 
-    async def read(self, headers: Iterable[tuple[bytes, bytes]], receive: Receive) -> bytes | None:
-        """The whole body, or None if the client went away; 413, 408 or 503 as the module says."""
+    async def read(self, declared: int | None, receive: Receive) -> bytes | None:
+        """The whole body (`declared`: its Content-Length), or None if the client went away; 413, 408 or 503."""
         if self.closing:
             raise ServerBusyError("the server is shutting down")
-        for key, value in headers:
-            if key == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_body:
-                    raise PayloadTooLargeError(
-                        f"request body of {declared} bytes is over the limit of {self.max_body} bytes"
-                    )
-                break
+        if declared is not None and declared > self.max_body:
+            raise PayloadTooLargeError(f"request body of {declared} bytes is over the limit of {self.max_body} bytes")
         task = asyncio.current_task()
         assert task is not None
         started = time.monotonic()

@@ -6,9 +6,10 @@ that carry a `binary_data_size` parameter instead of `data`, in the order of the
 in `datatypes`). Outputs come back the same way when the request sets `binary_data_output`, or
 an output sets `binary_data` (which overrides it); the answer then carries the header too.
 
-The common JSON body takes a hand-checked path (exact JSON types, as the pydantic models accept
-them): validating it with pydantic costs twice as much. Anything unusual goes through the
-`InferenceRequest` model, so its error messages name the field.
+The common body, JSON or binary, takes a hand-checked path (exact JSON types, as the pydantic
+models accept them, binary sizes adding up): validating it with pydantic costs twice as much.
+Anything unusual goes through the `InferenceRequest` model and `_call_of`, so error messages
+name the field.
 """
 
 from __future__ import annotations
@@ -24,24 +25,9 @@ from modelops.serving.errors import BadRequestError, InvalidInputError, from_val
 from modelops.serving.inference import InferAnswer, InferCall, Tensor
 from modelops.serving.protocol import DATATYPES, INFER_REQUEST_ADAPTER, InferenceRequest
 
-INFERENCE_HEADER = b"inference-header-content-length"
 BINARY_SIZE = "binary_data_size"
 BINARY_OUTPUT = "binary_data_output"
 BINARY = "binary_data"
-
-
-def header_length(headers: list[tuple[bytes, bytes]]) -> int | None:
-    """The JSON part's length from `Inference-Header-Content-Length`, or None (the body is all JSON)."""
-    for key, value in headers:
-        if key == INFERENCE_HEADER:
-            try:
-                length = int(value)
-            except ValueError:
-                raise BadRequestError(f"Inference-Header-Content-Length {value!r} is not a number") from None
-            if length < 0:
-                raise BadRequestError(f"Inference-Header-Content-Length {length} is negative")
-            return length
-    return None
 
 
 def parse_infer(body: bytes, json_length: int | None, *, max_containers: int, rows: int) -> InferCall:
@@ -54,7 +40,7 @@ def parse_infer(body: bytes, json_length: int | None, *, max_containers: int, ro
             )
         body, binary = body[:json_length], body[json_length:]
     document = read_json(body, max_containers=max_containers, rows=rows)
-    call = _plain_call(document) if not binary else None
+    call = _plain_call(document, binary)
     if call is not None:
         return call
     try:
@@ -107,29 +93,40 @@ def _optional_dict(value: Any) -> bool:
     return value is None or type(value) is dict
 
 
-def _plain_call(document: Any) -> InferCall | None:
-    """The call if the body is plainly valid JSON-only V2 (exact types, nothing binary); else None."""
+def _plain_call(document: Any, binary: bytes) -> InferCall | None:
+    """The call if the body is plainly valid (exact types, binary sizes adding up); else None."""
     if type(document) is not dict:
         return None
     inputs = document.get("inputs")
     if type(inputs) is not list or not inputs:
         return None
     tensors: list[Tensor] = []
+    position = 0
     for item in inputs:
         if type(item) is not dict:
             return None
         name, shape, datatype, data = item.get("name"), item.get("shape"), item.get("datatype"), item.get("data")
-        if type(name) is not str or type(shape) is not list or type(data) is not list:
-            return None
         parameters = item.get("parameters")
-        if type(datatype) is not str or datatype not in DATATYPES or not _optional_dict(parameters):
+        if type(name) is not str or type(shape) is not list or not _optional_dict(parameters):
             return None
-        if parameters and BINARY_SIZE in parameters:
+        if type(datatype) is not str or datatype not in DATATYPES:
             return None
         for dimension in shape:
             if type(dimension) is not int or dimension < 0:
                 return None
-        tensors.append(Tensor(name, shape, datatype, data))
+        size = parameters.get(BINARY_SIZE) if parameters else None
+        if size is None:
+            if type(data) is not list:
+                return None
+            tensors.append(Tensor(name, shape, datatype, data))
+            continue
+        if data is not None or type(size) is not int or size < 0 or position + size > len(binary):
+            return None
+        raw = memoryview(binary)[position : position + size]
+        position += size
+        tensors.append(Tensor(name, shape, datatype, decode_raw(name, datatype, shape, raw)))
+    if position != len(binary):
+        return None
     request_id = document.get("id")
     parameters = document.get("parameters")
     if (request_id is not None and type(request_id) is not str) or not _optional_dict(parameters):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelops.serving.bodies import check_headers, count_containers, read_json
+from modelops.serving.bodies import count_containers, inspect_headers, read_json
 from modelops.serving.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 
@@ -23,17 +23,17 @@ from modelops.serving.errors import BadRequestError, PayloadTooLargeError, Unsup
 )
 def test_the_types_a_browser_sends_cross_origin_unasked_are_refused(content_type: bytes) -> None:
     with pytest.raises(UnsupportedMediaTypeError, match="is not accepted: send application/json"):
-        check_headers([(b"content-type", content_type)])
+        inspect_headers([(b"content-type", content_type)])
 
 
 @pytest.mark.parametrize("content_type", [None, b"application/json", b"application/octet-stream", b"application/x-foo"])
 def test_any_other_content_type_or_none_is_read_as_json(content_type: bytes | None) -> None:
-    check_headers([] if content_type is None else [(b"content-type", content_type)])
+    inspect_headers([] if content_type is None else [(b"content-type", content_type)])
 
 
 def test_a_compressed_body_is_refused() -> None:
     with pytest.raises(UnsupportedMediaTypeError, match="Content-Encoding br is not accepted"):
-        check_headers([(b"content-encoding", b"br")])
+        inspect_headers([(b"content-encoding", b"br")])
 
 
 def test_brackets_inside_strings_are_not_containers() -> None:
