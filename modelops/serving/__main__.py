@@ -20,7 +20,6 @@ import uvicorn
 from pydantic import ValidationError
 
 from modelops.serving.app import create_app
-from modelops.serving.guard import GuardedHttpToolsProtocol
 from modelops.serving.server import ServingServer
 from modelops.serving.service import ModelService
 from modelops.serving.settings import ServingSettings
@@ -101,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_header=False,
         # Nothing here reads X-Forwarded-*; skipping the middleware saves its per-request header scan.
         proxy_headers=False,
-        http=GuardedHttpToolsProtocol,
+        # The sweep of slow clients (guard) reads the httptools protocol's state.
+        http="httptools",
     )
     server = ServingServer(config, app)
 

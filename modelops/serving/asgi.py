@@ -72,7 +72,7 @@ class ServingASGI:
             if method in _BODY_METHODS:
                 try:
                     headers = inspect_headers(scope["headers"])
-                    body = await self.guard.read(headers.length, receive)
+                    body = await self.guard.read(scope, headers.length, receive)
                 except ServingError as e:
                     route = self._route_label(scope)
                     status = e.status_code

@@ -80,7 +80,11 @@ def count_containers(body: bytes) -> int:
 def read_json(body: bytes, *, max_containers: int, rows: int) -> Any:
     """The parsed body; 413 when it holds more containers than `rows` rows can, 400 when not JSON."""
     # The plain count is an upper bound (brackets in strings count too): exact only when it matters.
-    if body.count(b"{") + body.count(b"[") > max_containers and count_containers(body) > max_containers:
+    if (
+        len(body) > max_containers  # a body holds fewer containers than bytes: small ones need no count
+        and body.count(b"{") + body.count(b"[") > max_containers
+        and count_containers(body) > max_containers
+    ):
         raise PayloadTooLargeError(
             f"the body holds more than {max_containers} JSON objects and arrays, more than a request of at most "
             f"{rows} rows needs"

@@ -115,7 +115,9 @@ def numeric_values(tensor: TensorLike) -> Array:
 def _checked_numbers(name: str, datatype: str, array: Array) -> Array:
     if datatype == "BOOL":
         raise InvalidInputError(f"input {name!r} is BOOL but holds numbers")
-    values = array.astype(np.float64)
+    values = array.astype(np.float64, copy=False)
+    if datatype == "FP64":
+        return values
     if datatype in INT_TYPES:
         low, high = INT_RANGES[datatype]
         finite = values[np.isfinite(values)]
@@ -133,7 +135,7 @@ def _checked_numbers(name: str, datatype: str, array: Array) -> Array:
             )
         return values
     limit = FLOAT_LIMITS.get(datatype)
-    if limit is not None and datatype != "FP64":
+    if limit is not None:
         beyond = np.isfinite(values) & (np.abs(values) > limit)
         if np.any(beyond):
             position = int(np.flatnonzero(beyond)[0])

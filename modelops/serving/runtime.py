@@ -140,8 +140,7 @@ class OnnxRuntime:
         self._outputs = [self._label_output, self._proba_output] if self._proba_output else [self._label_output]
 
     def _feed(self, matrix: Matrix) -> dict[str, Any]:
-        if self._matrix_input:
-            return {MATRIX_INPUT: matrix.astype(self._dtype, copy=False)}
+        """One [N, 1] input per feature (the trainer's graph, for models with category features)."""
         feed: dict[str, Any] = {}
         for j, (feature, name) in enumerate(zip(self.features, self._input_names, strict=True)):
             column = matrix[:, j]
@@ -152,20 +151,22 @@ class OnnxRuntime:
                 feed[name] = column.astype(self._dtype).reshape(-1, 1)
         return feed
 
-    def _beyond_dtype(self, matrix: Matrix) -> Matrix | None:
-        """Rows holding a number the graph's float32 inputs cannot: they would become infinity inside it."""
-        if self._dtype is not np.float32:
-            return None
-        numbers = np.abs(matrix if self._matrix_input else matrix[:, self._numeric_columns].astype(np.float64))
-        if not numbers.size or np.fmax.reduce(numbers, axis=None) <= _FLOAT32_MAX:  # fmax skips NaN (missing)
-            return None
-        return np.flatnonzero((numbers > _FLOAT32_MAX).any(axis=1))
-
     def predict(self, matrix: Matrix, *, probabilities: bool) -> Prediction:
-        beyond = self._beyond_dtype(matrix)
-        if beyond is not None:
-            return self._with_sklearn_rows(matrix, beyond, probabilities)
-        return self._predict(matrix, probabilities)
+        if self._matrix_input:
+            converted = matrix.astype(self._dtype, copy=False)
+            # A finite sum proves every value made it into the graph's type (validation refused infinity,
+            # so an infinity here is a number float32 cannot hold); otherwise look row by row.
+            if self._dtype is np.float32 and not np.isfinite(np.add.reduce(converted, axis=None)):
+                beyond = np.flatnonzero(np.isinf(converted).any(axis=1))
+                if beyond.size:
+                    return self._with_sklearn_rows(matrix, beyond, probabilities)
+            return self._predict(matrix, probabilities, {MATRIX_INPUT: converted})
+        if self._dtype is np.float32 and self._numeric_columns:
+            numbers = np.abs(matrix[:, self._numeric_columns].astype(np.float64))
+            if np.fmax.reduce(numbers, axis=None) > _FLOAT32_MAX:  # fmax skips NaN (missing)
+                beyond = np.flatnonzero((numbers > _FLOAT32_MAX).any(axis=1))
+                return self._with_sklearn_rows(matrix, beyond, probabilities)
+        return self._predict(matrix, probabilities, self._feed(matrix))
 
     def _with_sklearn_rows(self, matrix: Matrix, rows: Matrix, probabilities: bool) -> Prediction:
         """Predict `rows` with scikit-learn (as the fitted pipeline does), the others with ONNX Runtime."""
@@ -178,15 +179,15 @@ class OnnxRuntime:
             proba = np.empty((matrix.shape[0], exact.probabilities.shape[1]), dtype=np.float64)
             proba[rows] = exact.probabilities
         if others.size:
-            fast = self._predict(matrix[others], probabilities)
+            fast = self.predict(matrix[others], probabilities=probabilities)
             values[others] = fast.values
             if proba is not None and fast.probabilities is not None:
                 proba[others] = fast.probabilities
         return Prediction(values=np.asarray(values.tolist()), probabilities=proba)
 
-    def _predict(self, matrix: Matrix, probabilities: bool) -> Prediction:
+    def _predict(self, matrix: Matrix, probabilities: bool, feed: dict[str, Any]) -> Prediction:
         try:
-            result = self.session.run(self._outputs, self._feed(matrix))
+            result = self.session.run(self._outputs, feed)
         except Exception as e:  # onnxruntime raises its own untyped errors
             raise InferenceFailedError(f"ONNX Runtime failed: {e}") from e
         values = np.asarray(result[0]).ravel()

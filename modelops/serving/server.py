@@ -19,16 +19,17 @@ import asyncio
 import logging
 import socket
 import time
+import weakref
 
 import uvicorn
 
 from modelops.serving.asgi import ServingASGI
 from modelops.serving.grpc_service import GrpcServer
-from modelops.serving.guard import close_slow_headers
+from modelops.serving.guard import SWEEP_SECONDS, close_slow_headers, drain
 
 log = logging.getLogger("modelops.serving")
 
-_SWEEP_TICKS = 5  # uvicorn ticks every 0.1 s
+_SWEEP_TICKS = round(SWEEP_SECONDS / 0.1)  # uvicorn ticks every 0.1 s
 # Before and after the listeners close: how long connections already queued get to be accepted,
 # and bytes already sent on open connections to be read.
 _SETTLE_SECONDS = 0.1
@@ -40,6 +41,8 @@ class ServingServer(uvicorn.Server):
         self.app = app
         self.grpc: GrpcServer | None = None
         self.failure: str | None = None
+        # Since when each connection has been sending one request's headers (see guard.close_slow_headers).
+        self._headers_since: weakref.WeakKeyDictionary[object, tuple[int, float]] = weakref.WeakKeyDictionary()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -64,10 +67,10 @@ class ServingServer(uvicorn.Server):
     async def on_tick(self, counter: int) -> bool:
         if counter % _SWEEP_TICKS == 0:
             now = time.monotonic()
-            close_slow_headers(
-                self.server_state.connections, now=now, timeout=self.app.service.settings.header_timeout_seconds
-            )
-            self.app.guard.sweep(now)
+            connections = self.server_state.connections
+            timeout = self.app.service.settings.header_timeout_seconds
+            close_slow_headers(connections, now=now, timeout=timeout, seen=self._headers_since)
+            self.app.guard.sweep(connections, now)
         return await super().on_tick(counter)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -77,7 +80,7 @@ class ServingServer(uvicorn.Server):
             server.close()
         stopping = asyncio.ensure_future(self.grpc.stop(grace)) if self.grpc is not None else None
         await asyncio.sleep(_SETTLE_SECONDS)
-        uploads = asyncio.ensure_future(self.app.guard.drain())
+        uploads = asyncio.ensure_future(drain(self.app.guard, self.server_state.connections))
         await super().shutdown(sockets)
         uploads.cancel()
         if stopping is not None:

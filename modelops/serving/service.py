@@ -10,7 +10,6 @@ thread, so a large request does not stall the event loop for the others.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -198,9 +197,6 @@ class ModelService:
             )
         return model
 
-    async def _predict(self, model: ServedModel, matrix: Matrix, probabilities: bool) -> Prediction:
-        return await model.batcher.predict(matrix, probabilities=probabilities)
-
     def _record(self, model: ServedModel, matrix: Matrix, prediction: Prediction) -> list[str]:
         # The drift window and class counters are fed per batch (ModelService._on_batch).
         self.metrics.record_rows(matrix.shape[0])
@@ -215,39 +211,43 @@ class ModelService:
 
         return on_batch
 
-    async def infer(
-        self, call: InferCall, name: str, version: str | None = None, *, offload: bool = False
-    ) -> InferAnswer:
+    async def infer(self, call: InferCall, name: str, version: str | None = None) -> InferAnswer:
         """An Open Inference Protocol V2 infer call, whichever transport brought it."""
         model = self.served(name, version)
-        want_predict, want_proba = model.outputs(call.outputs)
-        if offload:
-            matrix = await asyncio.get_running_loop().run_in_executor(None, model.validator.from_v2, call.inputs)
-        else:
-            matrix = model.validator.from_v2(call.inputs)
-        prediction = await self._predict(model, matrix, want_proba)
-        ids = self._record(model, matrix, prediction)
-        outputs: list[OutputTensor] = []
-        if want_predict:
-            values = prediction.values
-            outputs.append(OutputTensor(PREDICT, model.label_datatype, [values.shape[0]], values))
-        if want_proba and prediction.probabilities is not None:
-            proba = prediction.probabilities
-            outputs.append(OutputTensor(PREDICT_PROBA, "FP64", list(proba.shape), proba.ravel()))
-        return InferAnswer(model.name, model.version, call.id, ids, outputs)
+        wanted = model.outputs(call.outputs)
+        matrix = model.validator.from_v2(call.inputs)
+        prediction = await model.batcher.predict(matrix, probabilities=wanted[1])
+        return self._answer(model, call, matrix, prediction, wanted)
 
     async def infer_rest(
         self, body: bytes, json_length: int | None, name: str, version: str | None = None
     ) -> tuple[bytes, int | None]:
         """V2 REST infer: the raw body (JSON, or JSON + binary tensors) in; the answer's body and JSON length out."""
         model = self.served(name, version)
-        parse = functools.partial(
-            parse_infer, body, json_length, max_containers=model.max_containers, rows=self.settings.max_batch_rows
-        )
-        large = len(body) > OFFLOAD_BYTES
-        call = await _off_loop(parse) if large else parse()
-        answer = await self.infer(call, name, version, offload=large)
-        return render_infer(answer, call)
+
+        def checked() -> tuple[InferCall, Matrix]:
+            call = parse_infer(
+                body, json_length, max_containers=model.max_containers, rows=self.settings.max_batch_rows
+            )
+            return call, model.validator.from_v2(call.inputs)
+
+        call, matrix = await _off_loop(checked) if len(body) > OFFLOAD_BYTES else checked()
+        wanted = model.outputs(call.outputs)
+        prediction = await model.batcher.predict(matrix, probabilities=wanted[1])
+        return render_infer(self._answer(model, call, matrix, prediction, wanted), call)
+
+    def _answer(
+        self, model: ServedModel, call: InferCall, matrix: Matrix, prediction: Prediction, wanted: tuple[bool, bool]
+    ) -> InferAnswer:
+        ids = self._record(model, matrix, prediction)
+        outputs: list[OutputTensor] = []
+        if wanted[0]:
+            values = prediction.values
+            outputs.append(OutputTensor(PREDICT, model.label_datatype, [values.shape[0]], values))
+        if wanted[1] and prediction.probabilities is not None:
+            proba = prediction.probabilities
+            outputs.append(OutputTensor(PREDICT_PROBA, "FP64", list(proba.shape), proba.ravel()))
+        return InferAnswer(model.name, model.version, call.id, ids, outputs)
 
     async def predict(self, body: bytes) -> PredictResponse:
         """The simple JSON API: labels, probabilities for classifiers, one id per row."""
@@ -261,7 +261,7 @@ class ModelService:
             return model.validator.from_instances(request.instances)
 
         matrix = await _off_loop(parse) if len(body) > OFFLOAD_BYTES else parse()
-        prediction = await self._predict(model, matrix, model.has_proba)
+        prediction = await model.batcher.predict(matrix, probabilities=model.has_proba)
         ids = self._record(model, matrix, prediction)
         proba = prediction.probabilities
         return PredictResponse(

@@ -105,35 +105,24 @@ def test_metadata_advertises_one_input_per_feature_with_its_own_datatype(
     ]
 
 
-@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
-def test_tritonclient_http_infers_with_per_feature_tensors_missing_values_included(
-    penguin_server: Server, penguin_model: tuple[TrainedModel, pd.DataFrame], binary: bool
+@pytest.mark.parametrize("transport", ["http-binary", "http-json", "grpc"])
+def test_tritonclient_infers_with_the_advertised_per_feature_tensors_missing_values_included(
+    penguin_server: Server, penguin_model: tuple[TrainedModel, pd.DataFrame], transport: str
 ) -> None:
     model, rows = penguin_model
     assert rows.isna().any().any()
-    client = triton_http.InferenceServerClient(f"127.0.0.1:{penguin_server.port}")
+    if transport == "grpc":
+        client: Any = triton_grpc.InferenceServerClient(penguin_server.grpc_target)
+        advertised = client.get_model_metadata(model.name, as_json=True)["inputs"]
+        infer_input, options = triton_grpc.InferInput, {}
+    else:
+        client = triton_http.InferenceServerClient(f"127.0.0.1:{penguin_server.port}")
+        advertised = client.get_model_metadata(model.name)["inputs"]
+        infer_input, options = triton_http.InferInput, {"binary_data": transport == "http-binary"}
     inputs = []
-    for tensor in client.get_model_metadata(model.name)["inputs"]:
-        infer_input = triton_http.InferInput(tensor["name"], [len(rows)], tensor["datatype"])
-        infer_input.set_data_from_numpy(_column(rows, tensor), binary_data=binary)
-        inputs.append(infer_input)
-
-    answer = client.infer(model.name, inputs)
-
-    assert _labels(answer.as_numpy("predict")) == _expected(model, rows)
-    client.close()
-
-
-def test_tritonclient_grpc_infers_with_per_feature_tensors_missing_values_included(
-    penguin_server: Server, penguin_model: tuple[TrainedModel, pd.DataFrame]
-) -> None:
-    model, rows = penguin_model
-    client = triton_grpc.InferenceServerClient(penguin_server.grpc_target)
-    inputs = []
-    for tensor in client.get_model_metadata(model.name, as_json=True)["inputs"]:
-        infer_input = triton_grpc.InferInput(tensor["name"], [len(rows)], tensor["datatype"])
-        infer_input.set_data_from_numpy(_column(rows, tensor))
-        inputs.append(infer_input)
+    for tensor in advertised:
+        inputs.append(infer_input(tensor["name"], [len(rows)], tensor["datatype"]))
+        inputs[-1].set_data_from_numpy(_column(rows, tensor), **options)
 
     answer = client.infer(model.name, inputs)
 
