@@ -68,6 +68,7 @@ class Case:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float  # server CPU time per request served
 
 
 def _sklearn_version() -> str:
@@ -185,6 +186,15 @@ def write_protoset(path: Path) -> Path:
     return path
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (from /proc, Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
 def ghz_binary() -> str | None:
     found = shutil.which("ghz")
     fallback = Path.home() / "go" / "bin" / "ghz"
@@ -256,6 +266,7 @@ def run_wrk(
     ]  # fmt: skip
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
@@ -263,7 +274,7 @@ def run_wrk(
     errors = int(non2xx.group(1)) if non2xx else 0
     if socket_errors:
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(0)))
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors}
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors, "requests": requests}
 
 
 def run_ghz(port: int, request_file: Path, protoset: Path, concurrency: int, duration: int) -> dict[str, float]:
@@ -279,7 +290,13 @@ def run_ghz(port: int, request_file: Path, protoset: Path, concurrency: int, dur
     codes = report.get("statusCodeDistribution") or {}
     # ghz cancels the calls still in flight when the duration ends: those are its own, not errors.
     errors = sum(count for code, count in codes.items() if code not in ("OK", "Canceled"))
-    return {"rps": report["rps"], "p50_ms": latencies.get(50, 0.0), "p99_ms": latencies.get(99, 0.0), "errors": errors}
+    return {
+        "rps": report["rps"],
+        "p50_ms": latencies.get(50, 0.0),
+        "p99_ms": latencies.get(99, 0.0),
+        "errors": errors,
+        "requests": report["count"],
+    }
 
 
 class Scraper(threading.Thread):
@@ -383,13 +400,23 @@ def main() -> int:
     targets = [key for key in PORTS if key[0] in kinds and (key[0] != "baseline" or args.baseline_src is not None)]
 
     def drive(kind: str, model: str, protocol: str, concurrency: int, duration: int) -> dict[str, float]:
+        """One case; besides what the load generator saw, the server's CPU time per request served.
+
+        CPU per request moves far less than throughput when other work shares the machine:
+        it is what the same-run comparison with the baseline is judged on.
+        """
         port = PORTS[(kind, model)]
+        pid = started[(kind, model)][0].pid
+        before = cpu_seconds(pid)
         if protocol == "grpc":
             request = work / f"grpc-{model}.bin"
             request.write_bytes(grpc_request(model, row))
-            return run_ghz(port + GRPC_OFFSET, request, protoset, concurrency, duration)
-        length = json_length if protocol == "rest-binary" else None
-        return run_wrk(port, started[(kind, model)][1], bodies[protocol], concurrency, duration, work, length)
+            result = run_ghz(port + GRPC_OFFSET, request, protoset, concurrency, duration)
+        else:
+            length = json_length if protocol == "rest-binary" else None
+            result = run_wrk(port, started[(kind, model)][1], bodies[protocol], concurrency, duration, work, length)
+        result["cpu_us"] = (cpu_seconds(pid) - before) / max(result.pop("requests"), 1) * 1e6
+        return result
 
     try:
         # All servers up at once (idle ones cost nothing), cases interleaved round by round,
@@ -405,7 +432,7 @@ def main() -> int:
             for protocol in PROTOCOLS[kind]:
                 if protocol in protocols:
                     drive(kind, model, protocol, 8, 2)  # warm-up, not counted
-            if kind == "modelops":
+            if kind in ("modelops", "baseline"):  # both pay for their drift statistics alike
                 scrapers.append(Scraper(port))
                 scrapers[-1].start()
         for round_number in range(args.rounds):
@@ -449,7 +476,9 @@ def main() -> int:
 
 def _median(results: list[dict[str, float]]) -> dict[str, Any]:
     """Per-metric median over the rounds (errors: summed)."""
-    merged: dict[str, Any] = {k: statistics.median(r[k] for r in results) for k in ("rps", "p50_ms", "p99_ms")}
+    merged: dict[str, Any] = {
+        k: statistics.median(r[k] for r in results) for k in ("rps", "p50_ms", "p99_ms", "cpu_us")
+    }
     merged["errors"] = int(sum(r["errors"] for r in results))
     return merged
 
@@ -484,8 +513,9 @@ def table(cases: list[Case], mismatches: dict[str, int]) -> str:
                 )
     lines += [
         "",
-        "| model | c | REST JSON req/s | bare req/s | vs bare | baseline req/s | vs baseline |",
-        "|---|---|---|---|---|---|---|",
+        "| model | c | REST JSON req/s | bare req/s | vs bare | baseline req/s | vs baseline "
+        "| server CPU µs/request (ours / baseline) | CPU vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for model in ("rf", "lr"):
         for concurrency in CONCURRENCY:
@@ -494,7 +524,12 @@ def table(cases: list[Case], mismatches: dict[str, int]) -> str:
             baseline = _find(cases, "baseline", model, "rest-json", concurrency)
             if ours is None:
                 continue
-            versus = f"{baseline.rps:,.0f} | {ours.rps / baseline.rps:.1%}" if baseline is not None else "- | -"
+            versus = (
+                f"{baseline.rps:,.0f} | {ours.rps / baseline.rps:.1%} | {ours.cpu_us:.0f} / {baseline.cpu_us:.0f} "
+                f"| {ours.cpu_us / baseline.cpu_us:.1%}"
+                if baseline is not None
+                else "- | - | - | -"
+            )
             ceiling = f"{bare.rps:,.0f} | {ours.rps / bare.rps:.0%}" if bare is not None else "- | -"
             lines.append(f"| {model} | {concurrency} | {ours.rps:,.0f} | {ceiling} | {versus} |")
     errors = sum(c.errors for c in cases)

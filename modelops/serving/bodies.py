@@ -29,6 +29,7 @@ from modelops.serving.errors import BadRequestError, PayloadTooLargeError, Unsup
 # Content types a cross-origin page can send without a preflight (the Fetch standard's CORS-safelisted ones).
 BROWSER_SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 INFERENCE_HEADER = b"inference-header-content-length"
+_READ_AS_IS = frozenset({b"application/json", b"application/octet-stream"})  # what clients send: no parsing
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
@@ -49,7 +50,7 @@ def inspect_headers(headers: Iterable[tuple[bytes, bytes]]) -> BodyHeaders:
                 length = int(value)
             except ValueError:
                 length = None
-        elif key == b"content-type":
+        elif key == b"content-type" and value not in _READ_AS_IS:
             media = value.split(b";", 1)[0].strip().lower().decode("latin-1")
             if media in BROWSER_SIMPLE_TYPES:
                 raise UnsupportedMediaTypeError(

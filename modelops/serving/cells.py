@@ -23,6 +23,7 @@ from modelops.serving.errors import InvalidInputError
 
 Array = npt.NDArray[Any]
 _NUMERIC_KINDS = frozenset("fiu")
+_FLOAT, _INT, _INT_FLOAT = {float}, {int}, {int, float}
 
 
 class TensorLike(Protocol):
@@ -100,6 +101,15 @@ def numeric_values(tensor: TensorLike) -> Array:
     datatype = tensor.datatype
     if datatype == "BYTES":
         raise InvalidInputError(f"input {tensor.name!r} is BYTES but the features it carries are numeric")
+    data = tensor.data
+    if datatype == "FP64" and type(data) is list:
+        # The common JSON body: plain numbers, flat, as many as the shape needs.
+        types = set(map(type, data))
+        if (types == _FLOAT or types == _INT_FLOAT or types == _INT) and len(data) == element_count(tensor.shape):
+            try:
+                return np.array(data, dtype=np.float64)
+            except OverflowError:
+                pass  # an integer beyond float64: the slow path names it
     cells, types = _flat(tensor)
     if isinstance(cells, np.ndarray) and cells.dtype != object:
         # Binary data or gRPC contents: already of the declared type, every value representable.
