@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -156,7 +157,7 @@ class OnnxRuntime:
             converted = matrix.astype(self._dtype, copy=False)
             # A finite sum proves every value made it into the graph's type (validation refused infinity,
             # so an infinity here is a number float32 cannot hold); otherwise look row by row.
-            if self._dtype is np.float32 and not np.isfinite(np.add.reduce(converted, axis=None)):
+            if self._dtype is np.float32 and not math.isfinite(np.add.reduce(converted, axis=None)):
                 beyond = np.flatnonzero(np.isinf(converted).any(axis=1))
                 if beyond.size:
                     return self._with_sklearn_rows(matrix, beyond, probabilities)
