@@ -26,6 +26,7 @@ import yaml
 
 from modelops.testing import ControlPlane, ProcessKubelet
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
+from modelops.testing.tools import upstream_crds
 
 MANUAL_POD_SELECTOR = "modelops.io/run-locally=true"
 CRDS_DIR = Path(__file__).resolve().parents[2] / "crds"
@@ -42,6 +43,16 @@ def control_plane() -> Iterator[ControlPlane]:
             cp.kubectl("apply", "--server-side", "--force-conflicts", *files)
             cp.kubectl("wait", "--for", "condition=Established", "crd", "--all", "--timeout=60s")
         yield cp
+
+
+@pytest.fixture(scope="session")
+def third_party_crds(control_plane: ControlPlane) -> list[str]:
+    """KEDA, Prometheus Operator, Argo CD and Flux CRDs (from their Go modules) installed; their names."""
+    crds = upstream_crds()
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={crd}" for crd in crds])
+    names = [yaml.safe_load(crd.read_text())["metadata"]["name"] for crd in crds]
+    control_plane.kubectl("wait", "--for", "condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+    return names
 
 
 @pytest.fixture(scope="session")
