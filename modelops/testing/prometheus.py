@@ -69,6 +69,7 @@ class Prometheus:
                 for i, target in enumerate(self.targets)
             ],
         }
+        self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         with (self.workdir / "prometheus.log").open("wb") as log:
             self._process = subprocess.Popen(
