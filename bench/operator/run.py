@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -43,13 +44,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import config as k8s_config
 
+from modelops.api.objects import ModelDeployment
 from modelops.operator.builders.deployment import serving_deployment
 from modelops.operator.builders.hpa import serving_hpa
 from modelops.operator.builders.pdb import serving_pdb
 from modelops.operator.builders.service import serving_service
-from modelops.operator.kube import DEPLOYMENTS, HPAS, MODEL_DEPLOYMENTS, PDBS, SERVICES, Kube, Resource
+from modelops.operator.decisions.modeldeployment import from_uri
 from modelops.operator.settings import OperatorSettings
 from modelops.testing import ControlPlane
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
@@ -59,12 +60,7 @@ CRDS_DIR = ROOT / "crds"
 Manifest = dict[str, Any]
 # Room for every pod of every case at once (1000+ serving pods of 100m / 256Mi each).
 NODE_CAPACITY = {"cpu": "2000", "memory": "4Ti", "pods": "2000", "ephemeral-storage": "10Ti"}
-CHILD_KINDS: tuple[tuple[str, Resource], ...] = (
-    ("Deployment", DEPLOYMENTS),
-    ("Service", SERVICES),
-    ("HorizontalPodAutoscaler", HPAS),
-    ("PodDisruptionBudget", PDBS),
-)
+CHILD_KINDS = ("deployments", "services", "horizontalpodautoscalers", "poddisruptionbudgets")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -74,14 +70,15 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def model_deployment(name: str, namespace: str) -> Manifest:
+def model_deployment(name: str, namespace: str, settings: OperatorSettings) -> Manifest:
     """A ModelDeployment with a `uri` model source: no TrainingRun needed (as examples/model-sources/uri.yaml)."""
+    version = hashlib.sha256(name.encode()).hexdigest()[:16]
     return {
         "apiVersion": "modelops.io/v1alpha1",
         "kind": "ModelDeployment",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
-            "model": {"uri": f"s3://modelops-artifacts/models/bench/{name}"},
+            "model": {"uri": f"{settings.models_prefix(namespace)}bench/{version}"},
             "replicas": {"min": 1, "max": 3},
             "autoscaling": {"metric": "cpu", "target": 70},
         },
@@ -114,12 +111,13 @@ def floor_children(count: int, namespace: str, settings: OperatorSettings) -> li
     """
     docs: list[Manifest] = []
     for name in names(count):
-        owner = model_deployment(name, namespace)
-        owner["metadata"]["uid"] = str(uuid.uuid4())
-        uri = owner["spec"]["model"]["uri"]
-        version = uri.rstrip("/").rsplit("/", 1)[-1]
+        manifest = model_deployment(name, namespace, settings)
+        manifest["metadata"]["uid"] = str(uuid.uuid4())
+        owner = ModelDeployment.model_validate(manifest)
+        assert owner.spec.model.uri is not None
+        model = from_uri(owner.spec.model.uri)
         for child in (
-            serving_deployment(owner, model_uri=uri, model_version=version, settings=settings),
+            serving_deployment(owner, model, settings),
             serving_service(owner),
             serving_hpa(owner),
             serving_pdb(owner),
@@ -219,10 +217,12 @@ class CaseResult:
 class Bench:
     def __init__(self, cp: ControlPlane, args: argparse.Namespace, work: Path) -> None:
         self.cp, self.args, self.work = cp, args, work
-        self.admin = Kube(
-            k8s_config.new_client_from_config(config_file=str(cp.kubeconfig)),  # type: ignore[no-untyped-call]
-            timeout=120,
-        )
+
+    def objects(self, plural: str, namespace: str) -> list[Manifest]:
+        """Every object of a kind in the namespace, as the API server stores it."""
+        done = self.cp.kubectl("get", plural, "-n", namespace, "-o", "json", timeout=300)
+        items: list[Manifest] = json.loads(done.stdout)["items"]
+        return items
 
     # ---- namespaces
 
@@ -283,7 +283,7 @@ class Bench:
 
         def available() -> bool:
             nonlocal items
-            items = self.admin.list(DEPLOYMENTS, ns)
+            items = self.objects("deployments", ns)
             return len(items) == count and all(deployment_available(i) for i in items)
 
         self.poll(available, f"floor {ns}")
@@ -354,7 +354,8 @@ class Bench:
         self.wait(healthy, 120, "operator liveness")
         time.sleep(self.args.idle_seconds)  # watches established, start-up garbage settled
         rss_idle = process_tree_rss_kb(proc.pid)
-        mds = [model_deployment(name, ns) for name in names(count)]
+        settings = self.settings(ns)
+        mds = [model_deployment(name, ns, settings) for name in names(count)]
         path = self.work / f"{ns}-mds.yaml"
         path.write_text(yaml.safe_dump_all(mds, sort_keys=False))
         log(f"{label} round {round_}: applying {count} ModelDeployments (operator idle RSS {mb(rss_idle)} MB)")
@@ -369,13 +370,13 @@ class Bench:
             if proc.poll() is not None:
                 raise RuntimeError(f"operator exited with {proc.returncode}; see {log_path}")
             peak_rss = max(peak_rss, process_tree_rss_kb(proc.pid))
-            items = self.admin.list(MODEL_DEPLOYMENTS, ns)
+            items = self.objects("modeldeployments", ns)
             return len(items) == count and all((i.get("status") or {}).get("phase") == "Ready" for i in items)
 
         self.poll(ready, f"{label} {ns}")
         seconds = time.monotonic() - started
-        counts = {kind: len(self.admin.list(resource, ns)) for kind, resource in CHILD_KINDS}
-        deployments = self.admin.list(DEPLOYMENTS, ns)
+        counts = {kind: len(self.objects(kind, ns)) for kind in CHILD_KINDS}
+        deployments = self.objects("deployments", ns)
         log(f"{label} round {round_}: {seconds:.1f}s (kubectl apply {apply_seconds:.1f}s), children {counts}")
         # Settled: every object went through at least one resync timer after it became Ready.
         time.sleep(self.args.settle_seconds)

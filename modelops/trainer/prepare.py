@@ -13,8 +13,8 @@ import pandas as pd
 
 from modelops.api.dataset import DatasetSpec, DataValidation, Governance
 from modelops.artifacts.dataset_format import DatasetManifest, dataset_reldir, frame_to_parquet, save_dataset
-from modelops.artifacts.metadata import DatasetResult
 from modelops.artifacts.store import ArtifactStore
+from modelops.contract.jobs import DatasetResult
 from modelops.trainer.cleaning import clean
 from modelops.trainer.errors import QualityGateError, SpecError
 from modelops.trainer.governance import apply_governance

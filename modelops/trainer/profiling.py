@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.artifacts.metadata import (
+    OTHER_CATEGORY,
     CategoricalProfile,
     DatasetProfile,
     FeatureSchema,
@@ -23,7 +24,6 @@ from modelops.trainer.cleaning import is_numeric
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 10
 MAX_CATEGORIES = 100
-OTHER_CATEGORY = "__other__"
 
 
 def numeric_profile(column: pd.Series) -> NumericProfile:

@@ -22,9 +22,10 @@ import pandas as pd
 import modelops
 from modelops.api.trainingrun import TrainingRunSpec
 from modelops.artifacts.dataset_format import LoadedDataset, dataset_reldir, load_dataset
-from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task, TrainResult
+from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task
 from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_from, model_reldir, save_model
 from modelops.artifacts.store import ArtifactStore
+from modelops.contract.jobs import TrainResult
 from modelops.trainer.algorithms import Algorithm, check_task, get_algorithm, make_estimator
 from modelops.trainer.errors import DatasetNotFoundError, SpecError
 from modelops.trainer.gates import apply_gates, check_gate_names
@@ -131,6 +132,7 @@ def _result_from(
         sha256=metadata.files[MODEL_FILE],
         best_hyperparameters=best,
         trials=trials,
+        code_version=metadata.libraries.get("modelops"),
     )
 
 

@@ -18,6 +18,7 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from modelops.api.modeldeployment import DriftMonitoring
 from modelops.artifacts.metadata import ModelMetadata, OnnxExport, Task
 from modelops.artifacts.model_format import LoadedModel, load_model, save_model
 from modelops.artifacts.store import ArtifactStore
@@ -110,8 +111,8 @@ class Client:
 
 def settings(**overrides: Any) -> ServingSettings:
     base: dict[str, Any] = {
-        "model_uri": "file:///unused/models/x/v1",
-        "drift_window": 200,
+        "model_uri": "file:///unused/ns/models/x/0123456789abcdef",
+        "drift": DriftMonitoring(window=200),
         "drift_min_rows": 50,
         "stats_cache_seconds": 0,
         "feedback_min_samples": 1,

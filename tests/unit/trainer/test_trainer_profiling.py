@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from modelops.artifacts.metadata import CategoricalProfile, DatasetProfile, NumericProfile
-from modelops.trainer.profiling import MAX_CATEGORIES, OTHER_CATEGORY, feature_schema, profile_frame
+from modelops.artifacts.metadata import OTHER_CATEGORY, CategoricalProfile, DatasetProfile, NumericProfile
+from modelops.trainer.profiling import MAX_CATEGORIES, feature_schema, profile_frame
 
 
 def test_numeric_profile_counts_every_value_into_its_bins() -> None:
