@@ -25,9 +25,6 @@ from tests.gitops_expectations import ARGOCD_CHECK, EXPECTED, HEALTH_SCRIPT, cap
 pytestmark = pytest.mark.integration
 Kubectl = Callable[..., Any]
 CAPTURE = bool(os.environ.get("MODELOPS_CAPTURE_TESTDATA"))
-# The operator in main writes Ready but not yet Reconciling/Stalled: terminal failures read as
-# in progress until it does (the status contract in DESIGN.md).
-AWAITS_STALLED = pytest.mark.xfail(strict=True, reason="the operator does not write the Stalled condition yet")
 CAPTURED_NAMESPACE = "demo"
 
 
@@ -42,8 +39,8 @@ def run(name: str, *, hyperparameters: dict[str, Any] | None = None, **spec: Any
     return {"apiVersion": "modelops.io/v1alpha1", "kind": "TrainingRun", "metadata": {"name": name}, "spec": body}
 
 
-def served(name: str, **spec: Any) -> dict[str, Any]:
-    body = {"model": {"trainingRunRef": {"name": "iris-lr"}}, "replicas": {"min": 1, "max": 2}, **spec}
+def served(name: str, run: str = "iris-lr", **spec: Any) -> dict[str, Any]:
+    body = {"model": {"trainingRunRef": {"name": run}}, "replicas": {"min": 1, "max": 2}, **spec}
     return {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": name}, "spec": body}
 
 
@@ -92,7 +89,6 @@ def test_a_dataset_is_in_progress_while_prepared_then_current(
     check(kubectl, namespace, "dataset", "iris", "Ready", operator)
 
 
-@AWAITS_STALLED
 def test_a_dataset_with_bad_input_is_failed(
     kubectl: Kubectl, namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:
@@ -109,16 +105,15 @@ def test_a_training_run_waits_for_data_runs_and_is_current_once_succeeded(
     check(kubectl, namespace, "trainingrun", "iris-lr", "Succeeded", operator)
 
 
-@AWAITS_STALLED
-def test_a_training_run_below_its_gates_is_failed(
+def test_a_training_run_below_its_gates_is_failed_and_so_is_a_model_deployment_of_it(
     kubectl: Kubectl, namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:
     weak = run("iris-weak", hyperparameters={"C": 0.0001}, validation={"minMetrics": {"accuracy": 0.95}})
-    apply_objects(kubectl, namespace, dataset(), weak)
+    apply_objects(kubectl, namespace, dataset(), weak, served("iris", run="iris-weak"))
     check(kubectl, namespace, "trainingrun", "iris-weak", "Rejected", operator)
+    check(kubectl, namespace, "modeldeployment", "iris", "Failed", operator)
 
 
-@AWAITS_STALLED
 def test_a_training_run_with_bad_input_is_failed(
     kubectl: Kubectl, namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:

@@ -22,7 +22,9 @@ import httpx
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
+from modelops.api.modeldeployment import PerformanceMonitoring
 from modelops.contract.metrics import CUSTOM_METRIC_NAMES, deployment_query
+from modelops.contract.serving import ServingContract
 from modelops.observability.adapter import LABEL_MATCHERS, adapter_config
 from modelops.observability.dashboard import dashboard
 from modelops.testing import find_binaries
@@ -36,7 +38,11 @@ NAMESPACE = "ml"
 PODS = {"cancer": "cancer-7c9d8f6b5-x2k4p", "diabetes": "diabetes-5f4b7c8d9-q8w2m"}
 # Series the lead's serving change adds (drift threshold of the configured method, live degradation).
 FOREST = {"n_estimators": 150}
-AWAITS_SERVING = ("modelops_drift_threshold", "modelops_live_degraded")
+# What each ModelDeployment judges its live feedback by (the wrong feedback of the load fails both).
+PERFORMANCE = {
+    "cancer": PerformanceMonitoring(metric="accuracy", min=0.9),
+    "diabetes": PerformanceMonitoring(metric="rmse", min=100),
+}
 ALERTS = (
     "ModelOpsDriftAboveThreshold",
     "ModelOpsLiveQualityBelowMinimum",
@@ -82,13 +88,6 @@ def autoscaling_queries() -> dict[str, str]:
     return queries
 
 
-def expectation(name: str, expr: str) -> Any:
-    marks = []
-    if any(series in expr for series in AWAITS_SERVING):
-        marks.append(pytest.mark.xfail(strict=True, reason="the server does not export this series in main yet"))
-    return pytest.param(name, expr, id=name, marks=marks)
-
-
 @dataclass
 class Scraped:
     prometheus: Prometheus
@@ -106,7 +105,9 @@ def load(server: Server, model: str, rows: list[list[float]], *, classes: bool) 
     """Predictions while the model loads (503s), then in-range and drifted rows, V2 infer and wrong feedback."""
     unavailable = 0
     with httpx.Client(base_url=server.url, timeout=10) as client:
+        deadline = time.monotonic() + 60
         while True:
+            assert server.process.poll() is None and time.monotonic() < deadline, server.output()
             try:
                 answer = client.post("/predict", json={"instances": rows[:1]})
             except httpx.TransportError:
@@ -133,6 +134,11 @@ def load(server: Server, model: str, rows: list[list[float]], *, classes: bool) 
     return unavailable
 
 
+def contract(name: str, uri: str) -> dict[str, str]:
+    """The serving pod's model and performance setting, in the environment the operator renders them into."""
+    return ServingContract(model_uri=uri, performance=PERFORMANCE[name]).env()
+
+
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
     root = tmp_path_factory.mktemp("promql")
@@ -151,7 +157,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
         # Prometheus takes its targets some seconds after it starts (discovery reload).
         wait_for("Prometheus scraping", lambda: len(prometheus.query("up")) == len(targets), timeout=30)
         servers = {
-            name: launch([], root / f"{name}.log", server_env({**TEST_SETTINGS, "MODEL_URI": uri}), ports[name])
+            name: launch([], root / f"{name}.log", server_env({**TEST_SETTINGS, **contract(name, uri)}), ports[name])
             for name, uri in uris.items()
         }
         try:
@@ -176,7 +182,7 @@ def rule_expressions(**values: str) -> dict[str, str]:
 
 
 def serving(queries: dict[str, str]) -> list[Any]:
-    return [expectation(name, expr) for name, expr in queries.items() if "modelops_operator_" not in expr]
+    return [pytest.param(name, expr, id=name) for name, expr in queries.items() if "modelops_operator_" not in expr]
 
 
 def operator(queries: dict[str, str]) -> list[Any]:
@@ -217,8 +223,6 @@ def test_alert_expression_fires_on_the_load_or_parses(
     if "modelops_operator_" in expr:
         scraped.prometheus.query(expr)
         return
-    if any(series in expr for series in AWAITS_SERVING):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="the server does not export this series in main yet"))
     fired = scraped.prometheus.query(expr)
     assert fired, f"{alert}: {expr}"
     assert {r["metric"]["modeldeployment"] for r in fired} <= set(PODS)
