@@ -54,16 +54,16 @@ ALERTS = (
 )
 
 
-def grafana(expr: str) -> str:
-    """A dashboard query as Grafana sends it with both ModelDeployments chosen."""
+def grafana(expr: str, namespace: str, modeldeployments: tuple[str, ...]) -> str:
+    """A dashboard query as Grafana sends it with `modeldeployments` chosen."""
     return (
-        expr.replace("$namespace", NAMESPACE)
-        .replace("$modeldeployment", "|".join(PODS))
+        expr.replace("$namespace", namespace)
+        .replace("$modeldeployment", "|".join(modeldeployments))
         .replace("$__rate_interval", "1m")
     )
 
 
-def dashboard_queries() -> dict[str, str]:
+def dashboard_queries(namespace: str = NAMESPACE, modeldeployments: tuple[str, ...] = tuple(PODS)) -> dict[str, str]:
     board = dashboard()
     queries = {
         f"{panel['title']} {target['refId']}": target["expr"]
@@ -73,10 +73,9 @@ def dashboard_queries() -> dict[str, str]:
     queries |= {f"annotation {a['name']}": a["expr"] for a in board["annotations"]["list"]}
     for variable in board["templating"]["list"]:
         if variable["type"] == "query":  # label_values(SELECTOR, label): the selector is PromQL
-            queries[f"variable {variable['name']}"] = (
-                variable["definition"].removeprefix("label_values(").rsplit(",", 1)[0]
-            )
-    return {name: grafana(expr) for name, expr in queries.items()}
+            selector = variable["definition"].removeprefix("label_values(").rsplit(",", 1)[0]
+            queries[f"variable {variable['name']}"] = selector
+    return {name: grafana(expr, namespace, modeldeployments) for name, expr in queries.items()}
 
 
 def autoscaling_queries() -> dict[str, str]:
