@@ -53,13 +53,14 @@ class OperatorSettings(BaseSettings):
     job_active_deadline_seconds: int = Field(default=3600, ge=10)
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="finished Jobs are kept this long")
 
-    resync_interval: float = Field(default=30.0, gt=0, description="seconds between level-triggered reconciles")
-    rollout_poll_interval: float = Field(
-        default=1.0, gt=0, description="a rolling-out ModelDeployment's Deployment is re-read after 1, 2, 4... of these"
+    resync_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds in which every object is checked once against the watch cache (a safety net: "
+        "changes of objects and children are acted on as their watch events arrive)",
     )
-    rollout_poll_max: float = Field(default=4.0, gt=0, description="longest wait between two reads of a rollout")
-    worker_limit: int = Field(default=20, ge=1, description="objects handled at once")
-    executor_threads: int = Field(default=8, ge=1)
+    worker_limit: int = Field(default=8, ge=1, description="objects reconciled at once (worker threads)")
+    executor_threads: int = Field(default=4, ge=1, description="threads of kopf's watch handlers")
     watch_server_timeout: int = Field(default=300, ge=10)
     watch_client_timeout: int = Field(default=330, ge=10)
     request_timeout: float = Field(default=60.0, gt=0)
