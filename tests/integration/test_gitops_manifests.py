@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelops.operator.builders.common import owner_reference
+from modelops.api.objects import ModelDeployment
 from modelops.operator.builders.keda import scaled_object
 from modelops.testing import ControlPlane
 from modelops.testing.chart import render_chart
@@ -120,14 +120,17 @@ def test_a_keda_scaled_object_is_accepted_by_kedas_crd_unpruned(
         "apiVersion": "modelops.io/v1alpha1",
         "kind": "ModelDeployment",
         "metadata": {"name": "iris"},
-        "spec": {"model": {"uri": "file:///models/iris/1"}, "replicas": {"min": 1, "max": 4}},
+        "spec": {
+            "model": {"uri": f"file:///store/{namespace}/models/iris/0123456789abcdef"},
+            "replicas": {"min": 1, "max": 4},
+        },
     }
     apply_objects(kubectl, namespace, md)
     owner = get_object(kubectl, namespace, "modeldeployment", "iris")
     assert owner is not None
     for metric in ("requestsPerSecond", "latencyP95", "inflight"):
         obj = scaled_object(
-            name="iris", namespace=namespace, owner_reference=owner_reference(owner),
+            name="iris", namespace=namespace, owner_reference=ModelDeployment.model_validate(owner).owner_reference(),
             labels={"app.kubernetes.io/managed-by": "modelops"}, min_replicas=1, max_replicas=4,
             metric=metric, target=0.25, server_address="http://prometheus-operated.monitoring:9090",
         )  # fmt: skip
@@ -191,7 +194,7 @@ def test_namespace_edit_and_view_users_get_the_rights_the_aggregated_roles_give(
             "apiVersion": "modelops.io/v1alpha1",
             "kind": "ModelDeployment",
             "metadata": {"name": "alices"},
-            "spec": {"model": {"uri": "file:///models/m/1"}},
+            "spec": {"model": {"uri": f"file:///store/{namespace}/models/m/0123456789abcdef"}},
         }
         kubectl("apply", "-n", namespace, "--as=alice", "-f", "-", input=json.dumps(md))
         denied = kubectl("delete", "modeldeployment", "alices", "-n", namespace, "--as=bob", check=False)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from modelops.contract.metrics import AutoscalingMetric, deployment_query
-from modelops.operator.builders.common import owner_reference
 from modelops.operator.builders.keda import scaled_object, threshold
 
-from .operator_objects import owner
+from .operator_objects import model_deployment
 
-OWNER = owner_reference(owner("ModelDeployment", "iris", {}))
+OWNER = model_deployment("iris", {"model": {"uri": "file:///store/ml/models/iris/0123456789abcdef"}}).owner_reference()
 
 
 def build(metric: AutoscalingMetric = "requestsPerSecond", target: float = 20) -> dict[str, object]:
