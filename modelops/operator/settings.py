@@ -72,6 +72,12 @@ class OperatorSettings(BaseSettings):
         description="where the serving metrics are read; {service} and {namespace} are filled in",
     )
     monitoring_timeout: float = Field(default=5.0, gt=0)
+    prometheus_url: str | None = Field(
+        default=None,
+        description="Prometheus that scrapes the serving pods (with namespace and modeldeployment labels): "
+        "the monitoring reads it with a few queries for all ModelDeployments instead of scraping each Service",
+    )
+    prometheus_refresh: float = Field(default=15.0, gt=0, description="seconds a Prometheus answer is reused")
 
     liveness_endpoint: str | None = Field(default="http://0.0.0.0:8081/healthz")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")

@@ -20,6 +20,7 @@ from modelops.operator import metrics
 from modelops.operator.cache import Manifest, ObjectCache
 from modelops.operator.clock import now_iso
 from modelops.operator.kube import Kube, Resource, resource_of
+from modelops.operator.observing import MetricsSource, ReadSchedule, source_for
 from modelops.operator.settings import OperatorSettings
 from modelops.operator.status import READY, Plan, condition_is, merge_patch
 from modelops.operator.views import PodView
@@ -74,8 +75,12 @@ class Context:
     cache: ObjectCache = field(default_factory=ObjectCache)
     failures: PodFailures = field(default_factory=PodFailures)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    reads: ReadSchedule = field(default_factory=ReadSchedule)
     # Told of every write (object key, its new resourceVersion), so its watch event wakes nobody.
     on_write: Callable[[tuple[str, str, str], str], None] = field(default=lambda key, version: None)
+
+    def __post_init__(self) -> None:
+        self.metrics_source: MetricsSource = source_for(self.settings)
 
     def _stored(self, plural: str, stored: Manifest) -> Manifest:
         meta = stored["metadata"]

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
-import urllib.request
 
 from croniter import croniter
 
@@ -18,7 +15,6 @@ from modelops.operator.clock import now_iso, parse_duration
 from modelops.operator.decisions.retraining import (
     Observation,
     Retrain,
-    parse_metrics,
     retrain_on_metrics,
     retrain_on_schedule,
     rollback,
@@ -28,38 +24,14 @@ from modelops.operator.kube import TRAINING_RUNS
 from modelops.operator.status import Plan
 
 log = logging.getLogger("modelops.operator")
-_last_read: dict[str, float] = {}
-_guard = threading.Lock()
-
-
-def _due(uid: str, interval: float) -> bool:
-    """Read at most once per `monitoring.interval` (in memory: a restart reads at once, which is harmless)."""
-    now = time.monotonic()
-    with _guard:
-        if now - _last_read.get(uid, -float("inf")) < interval:
-            return False
-        _last_read[uid] = now
-        return True
-
-
-def _fetch(url: str, timeout: float) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return str(response.read().decode("utf-8", "replace"))
-    except OSError as error:
-        # Serving not reachable yet (or no network path from here): nothing to decide on; try next interval.
-        log.debug("cannot read metrics at %s: %s", url, error)
-        return None
 
 
 def _observe(ctx: Context, md: ModelDeployment) -> Observation | None:
     """The serving metrics, at most once per `monitoring.interval`; None when not due or unreachable."""
     monitoring = md.spec.monitoring
-    if monitoring is None or not _due(md.metadata.uid, parse_duration(monitoring.interval).total_seconds()):
+    if monitoring is None or not ctx.reads.due(md.metadata.uid, parse_duration(monitoring.interval).total_seconds()):
         return None
-    url = ctx.settings.monitoring_url.format(service=naming.serving_name(md.name), namespace=md.namespace)
-    text = _fetch(url, ctx.settings.monitoring_timeout)
-    return parse_metrics(text, md) if text is not None else None
+    return ctx.metrics_source.observe(md)
 
 
 def _start_retraining(
