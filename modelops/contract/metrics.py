@@ -15,14 +15,10 @@ AutoscalingMetric = Literal["requestsPerSecond", "latencyP95", "inflight"]
 REQUESTS_TOTAL: Final = "modelops_requests_total"
 # The label that names a series' ModelDeployment: the scrape config copies it from the pods'
 # `modelops.io/modeldeployment` label (the chart's PodMonitor does), next to `namespace` and `pod`.
+# The operator's own metrics use the same name, so one matcher selects both.
 MODEL_DEPLOYMENT_LABEL: Final = "modeldeployment"
 REQUEST_DURATION: Final = "modelops_request_duration_seconds"
 REQUESTS_IN_FLIGHT: Final = "modelops_requests_in_flight"
-
-# The label that names a serving pod's ModelDeployment in Prometheus. The chart's PodMonitor copies
-# the pod label `modelops.io/modeldeployment` into it, and the operator's own metrics use the same
-# name, so one matcher selects both. Autoscaling, alerts and the dashboard select by it.
-MODELDEPLOYMENT_LABEL: Final = "modeldeployment"
 
 # Routes that are predictions (the `route` label of REQUESTS_TOTAL): what "requests per second" counts.
 INFERENCE_ROUTES: Final = r".*/infer|/predict"
@@ -45,7 +41,7 @@ def per_pod_query(metric: AutoscalingMetric, matchers: str) -> str:
 
 def deployment_matchers(namespace: str, modeldeployment: str) -> str:
     """Label matchers of every serving series of one ModelDeployment (values quoted for PromQL)."""
-    return f"namespace={_quoted(namespace)},{MODELDEPLOYMENT_LABEL}={_quoted(modeldeployment)}"
+    return f"namespace={_quoted(namespace)},{MODEL_DEPLOYMENT_LABEL}={_quoted(modeldeployment)}"
 
 
 def deployment_query(metric: AutoscalingMetric, namespace: str, modeldeployment: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from modelops.contract.metrics import (
     INFERENCE_ROUTES,
-    MODELDEPLOYMENT_LABEL,
+    MODEL_DEPLOYMENT_LABEL,
     REQUEST_DURATION,
     REQUESTS_IN_FLIGHT,
     REQUESTS_TOTAL,
@@ -20,7 +20,7 @@ from modelops.contract.metrics import (
 Json = dict[str, Any]
 UID = "modelops"
 DATASOURCE: Json = {"type": "prometheus", "uid": "${datasource}"}
-MD = MODELDEPLOYMENT_LABEL
+MD = MODEL_DEPLOYMENT_LABEL
 # Every serving query's selector; Grafana expands a multi-value variable into a regex.
 WHERE = f'namespace="$namespace",{MD}=~"$modeldeployment"'
 RATE = "$__rate_interval"

@@ -22,11 +22,12 @@ import httpx
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
-from modelops.api.modeldeployment import PerformanceMonitoring
+from modelops.api.modeldeployment import DriftMonitoring, PerformanceMonitoring
 from modelops.contract.metrics import CUSTOM_METRIC_NAMES, deployment_query
 from modelops.contract.serving import ServingContract
 from modelops.observability.adapter import LABEL_MATCHERS, adapter_config
 from modelops.observability.dashboard import dashboard
+from modelops.operator.observing import QUERIES as OPERATOR_MONITOR_QUERIES
 from modelops.testing import find_binaries
 from modelops.testing.chart import render_chart
 from modelops.testing.prometheus import Prometheus, Target
@@ -38,7 +39,9 @@ NAMESPACE = "ml"
 PODS = {"cancer": "cancer-7c9d8f6b5-x2k4p", "diabetes": "diabetes-5f4b7c8d9-q8w2m"}
 # Series the lead's serving change adds (drift threshold of the configured method, live degradation).
 FOREST = {"n_estimators": 150}
-# What each ModelDeployment judges its live feedback by (the wrong feedback of the load fails both).
+# How each ModelDeployment judges drift (one method each, so both have a threshold series) and its
+# live feedback (the wrong feedback of the load fails both).
+DRIFT = {"cancer": DriftMonitoring(method="psi", window=200), "diabetes": DriftMonitoring(method="ks", window=200)}
 PERFORMANCE = {
     "cancer": PerformanceMonitoring(metric="accuracy", min=0.9),
     "diabetes": PerformanceMonitoring(metric="rmse", min=100),
@@ -134,8 +137,8 @@ def load(server: Server, model: str, rows: list[list[float]], *, classes: bool) 
 
 
 def contract(name: str, uri: str) -> dict[str, str]:
-    """The serving pod's model and performance setting, in the environment the operator renders them into."""
-    return ServingContract(model_uri=uri, performance=PERFORMANCE[name]).env()
+    """The serving pod's model and monitoring settings, in the environment the operator renders them into."""
+    return ServingContract(model_uri=uri, drift=DRIFT[name], performance=PERFORMANCE[name]).env()
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +207,12 @@ def test_autoscaling_query_gives_a_value(scraped: Scraped, name: str, expr: str)
     assert result, f"{name}: {expr}"
     if name.startswith("adapter"):  # one value per pod: the custom metrics API answers per pod
         assert sorted(r["metric"]["pod"] for r in result) == sorted(PODS.values())
+
+
+@pytest.mark.parametrize(("name", "expr"), list(OPERATOR_MONITOR_QUERIES.items()), ids=list(OPERATOR_MONITOR_QUERIES))
+def test_the_operators_monitoring_query_selects_serving_series(scraped: Scraped, name: str, expr: str) -> None:
+    """The operator reads drift and live quality from the same Prometheus: its queries find the series too."""
+    assert scraped.prometheus.query(expr), f"{name}: {expr}"
 
 
 def test_the_rules_are_the_alerts_listed_here() -> None:
