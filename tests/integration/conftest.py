@@ -164,14 +164,17 @@ def operator(
 
     Only the chart's RBAC is applied and the operator authenticates as the chart's ServiceAccount
     with the chart's environment. Scoped to the namespace by default; cluster-wide (ClusterRoleBinding)
-    with ``@pytest.mark.parametrize("operator", ["cluster"], indirect=True)``.
+    with ``@pytest.mark.parametrize("operator", ["cluster"], indirect=True)``; told that KEDA is installed
+    (and where Prometheus is) with ``["keda"]``.
     """
-    clusterwide = getattr(request, "param", "namespace") == "cluster"
+    mode = getattr(request, "param", "namespace")
     store = tmp_path / "store"
     store.mkdir()
     values = {"artifactStore.uri": f"file://{store}", "image.repository": "modelops", "image.tag": "test"}
-    if not clusterwide:
+    if mode != "cluster":
         values["watchNamespaces"] = f"{{{namespace}}}"
+    if mode == "keda":
+        values |= {"keda.enabled": "true", "prometheus.url": "http://prometheus.monitoring.svc:9090"}
     # The release is named after the namespace so cluster-scoped roles of different tests never collide.
     docs = render_chart(control_plane.bin_dir / "helm", namespace, namespace, values)
     control_plane.kubectl(

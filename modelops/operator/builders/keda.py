@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from modelops.api.objects import ModelDeployment
 from modelops.contract.metrics import DEPLOYMENT_METRIC_TYPES, AutoscalingMetric, deployment_query
+from modelops.operator import naming
 from modelops.operator.builders.common import Manifest
+from modelops.operator.builders.deployment import COMPONENT
 
 API_VERSION = "keda.sh/v1alpha1"
 
@@ -62,3 +65,22 @@ def scaled_object(
             ],
         },
     }
+
+
+def serving_scaled_object(md: ModelDeployment, prometheus_url: str) -> Manifest:
+    """The ScaledObject of a ModelDeployment with `autoscaling.engine: KEDA`."""
+    autoscaling = md.spec.autoscaling
+    if autoscaling is None or autoscaling.metric == "cpu":
+        raise ValueError(f"ModelDeployment {md.name} does not scale on a serving metric")
+    name = naming.serving_name(md.name)
+    return scaled_object(
+        name=name,
+        namespace=md.namespace,
+        owner_reference=md.owner_reference(),
+        labels=naming.labels(md.kind, md.name, COMPONENT),
+        min_replicas=md.spec.replicas.min,
+        max_replicas=md.spec.replicas.max,
+        metric=autoscaling.metric,
+        target=autoscaling.target,
+        server_address=prometheus_url,
+    )
