@@ -23,11 +23,13 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from modelops.api.modeldeployment import DriftMonitoring, PerformanceMonitoring
+from modelops.api.objects import ModelDeployment
 from modelops.contract.metrics import CUSTOM_METRIC_NAMES, deployment_query
 from modelops.contract.serving import ServingContract
 from modelops.observability.adapter import LABEL_MATCHERS, adapter_config
 from modelops.observability.dashboard import dashboard
 from modelops.operator.observing import QUERIES as OPERATOR_MONITOR_QUERIES
+from modelops.operator.observing import PrometheusQueries, ServiceScrape
 from modelops.testing import find_binaries
 from modelops.testing.chart import render_chart
 from modelops.testing.prometheus import Prometheus, Target
@@ -234,3 +236,28 @@ def test_alert_expression_fires_on_the_load_or_parses(
     fired = scraped.prometheus.query(expr)
     assert fired, f"{alert}: {expr}"
     assert {r["metric"]["modeldeployment"] for r in fired} <= set(PODS)
+
+
+@pytest.mark.parametrize("name", list(PODS))
+def test_the_operator_reads_the_same_monitoring_from_prometheus_as_from_the_server_itself(
+    scraped: Scraped, name: str
+) -> None:
+    md = ModelDeployment.model_validate(
+        {
+            "metadata": {"name": name, "namespace": NAMESPACE, "uid": name},
+            "spec": {
+                "model": {"uri": f"file:///store/{NAMESPACE}/models/{name}/0123456789abcdef"},
+                "monitoring": {"drift": DRIFT[name].wire(), "performance": PERFORMANCE[name].wire()},
+            },
+        }
+    )
+    through_prometheus = PrometheusQueries(scraped.prometheus.url, timeout=10, refresh=60).observe(md)
+    directly = ServiceScrape(f"{scraped.servers[name].url}/metrics", timeout=10).observe(md)
+
+    assert through_prometheus is not None and directly is not None
+    assert through_prometheus.drift_score == pytest.approx(directly.drift_score)
+    assert through_prometheus.drifted_features == directly.drifted_features != []
+    assert through_prometheus.live == pytest.approx(directly.live)
+    # Requests count the scrapes too: the one Prometheus has not made yet, and this direct read.
+    assert through_prometheus.requests is not None and directly.requests is not None
+    assert 0 <= directly.requests - through_prometheus.requests <= 2
