@@ -119,20 +119,29 @@ class Supervisor:
         first = [c for c in reversed(self.components) if c.name not in last]
         final = [c for c in reversed(self.components) if c.name in last]
         for tier in (first, final):
-            for comp in tier:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(comp.proc.pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_GRACE_SECONDS
-            for comp in tier:
-                try:
-                    comp.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(comp.proc.pid, signal.SIGKILL)
-                    comp.proc.wait()
-                # anything the component left behind in its process group
+            self._terminate(tier)
+
+    def terminate(self, name: str) -> None:
+        """Stop one component now, as :meth:`stop` would."""
+        self._terminate([c for c in self.components if c.name == name])
+
+    @staticmethod
+    def _terminate(components: Sequence[Component]) -> None:
+        for comp in components:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(comp.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for comp in components:
+            try:
+                comp.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(comp.proc.pid, signal.SIGKILL)
+                comp.proc.wait()
+            # anything the component left behind in its process group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(comp.proc.pid, signal.SIGKILL)
+            if not comp.log_file.closed:
                 comp.log_file.close()
 
 
