@@ -21,6 +21,7 @@ What a node changes outside its own state directory, and how each is undone:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 __all__ = [
     "CGROUP_NAME",
@@ -37,6 +39,7 @@ __all__ = [
     "hierarchies",
     "kill_cgroup",
     "leftovers",
+    "machine_lock",
     "mounts_under",
     "record",
     "remove_cgroups",
@@ -59,6 +62,18 @@ FIXED_DIRS = (
     Path("/var/lib/containers"),
 )
 POD_NETNS_GLOB = "cni-*"
+
+
+def machine_lock() -> IO[str]:
+    """Hold this (closing the file releases it) while a node runs: its names are fixed, so one per machine."""
+    LEDGER_DIR.mkdir(parents=True, exist_ok=True)
+    lock = (LEDGER_DIR / "lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise RuntimeError("a real node is already running on this machine (stop it with `make down`)") from None
+    return lock
 
 
 def _sysctl_path(name: str) -> Path:
@@ -166,6 +181,7 @@ def undo(state_dirs: Iterable[Path] = ()) -> None:
             subprocess.run(["rm", "-rf", "--one-file-system", folder], check=False)
         ledger.unlink()
     with contextlib.suppress(OSError):
+        (LEDGER_DIR / "lock").unlink()
         LEDGER_DIR.rmdir()
 
 

@@ -11,26 +11,24 @@ Cluster DNS is CoreDNS as a process on the node address, behind the ``kube-syste
 Service (ClusterIP ``10.96.0.10``) through an EndpointSlice the harness writes; it answers
 for ``cluster.local`` only and forwards nothing, so no name lookup leaves the machine.
 
-The node is one per machine (fixed namespace, cgroup and state directory names), guarded by
-a lock. :meth:`RealNode.stop` stops every process (kubelet first, so nothing restarts), kills
-what is left in the node's cgroup (containers, shims) and undoes every host change through
-:mod:`modelops.testing.hostchanges`, also after a failed start.
+The node is one per machine (fixed namespace, cgroup and state directory names): its owner
+holds :func:`modelops.testing.hostchanges.machine_lock`. :meth:`RealNode.stop` stops every
+process (kubelet first, so nothing restarts) and kills what is left in the node's cgroup
+(containers, shims); its owner then undoes the host changes (:func:`hostchanges.undo`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
@@ -102,6 +100,7 @@ class RealNode:
         network: NodeNetwork,
         images: Sequence[NodeImage],
         *,
+        log_dir: Path,
         bin_dir: Path | None = None,
         start_timeout: float = 120.0,
     ) -> None:
@@ -112,8 +111,7 @@ class RealNode:
         self.start_timeout = start_timeout
         self.dir = STATE_DIR
         self.timings: dict[str, float] = {}
-        self._supervisor = Supervisor(STATE_DIR / "logs")
-        self._lock: IO[str] | None = None
+        self._supervisor = Supervisor(log_dir)
 
     @property
     def bin_dir(self) -> Path:
@@ -142,13 +140,10 @@ class RealNode:
         def mark(phase: str) -> None:
             self.timings[phase] = round(time.monotonic() - started, 3)
 
-        self._take_lock()
         try:
             bin_dir = self.bin_dir
             hostchanges.record()
-            if self.dir.exists():
-                shutil.rmtree(self.dir)
-            self.dir.mkdir(parents=True)
+            self.dir.mkdir(parents=True, exist_ok=True)
             self._make_cgroups()
             self._write_pki()
             self._start_containerd()
@@ -175,19 +170,6 @@ class RealNode:
         hostchanges.kill_cgroup()
         self._supervisor.stop()
         hostchanges.unmount_under([self.dir])
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
-
-    def _take_lock(self) -> None:
-        hostchanges.LEDGER_DIR.mkdir(parents=True, exist_ok=True)
-        lock = (hostchanges.LEDGER_DIR / "lock").open("w")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise NodeError("a real node is already running on this machine (stop it with `make down`)") from None
-        self._lock = lock
 
     def _wait(self, component: str, ready: Callable[[], bool], *, what: str = "ready") -> None:
         deadline = time.monotonic() + self.start_timeout

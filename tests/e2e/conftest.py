@@ -1,0 +1,72 @@
+"""Fixtures of the e2e tests: the local cluster with a real node, the chart installed by helm.
+
+One :class:`~modelops.testing.localcluster.LocalCluster` per session: a real control plane,
+a kubelet + containerd + kube-proxy + CoreDNS node in its own network namespace, the project's
+image built from its Dockerfile, and a real S3 server. The operator is installed once with
+`helm install` of the chart (cluster-wide, S3 store) and runs as a pod with only the chart's
+RBAC. Each test gets a namespace holding the store's credentials Secret.
+
+Every test's duration is printed at the end of the run, with the suite's total.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from subprocess import CompletedProcess
+
+import pytest
+
+from modelops.testing.localcluster import LocalCluster
+from modelops.testing.system import install_operator, store_secret
+
+Kubectl = Callable[..., CompletedProcess[str]]
+_DURATIONS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster() as local:
+        yield local
+    # stop() has run: a non-empty list names each process, mount, chain... left on the machine
+    assert local.leftovers == [], f"the local cluster left {local.leftovers}"
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: LocalCluster) -> Kubectl:
+    return cluster.control_plane.kubectl
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: LocalCluster) -> str:
+    """The chart's operator running as a pod; its namespace."""
+    install_operator(cluster, operator__logLevel="DEBUG")
+    return "modelops-system"
+
+
+@pytest.fixture
+def namespace(cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"{stem or 'e2e'}-{uuid.uuid4().hex[:6]}"
+    cluster.control_plane.kubectl("create", "namespace", name)
+    store_secret(cluster, name)
+    yield name
+    cluster.control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    _DURATIONS[item.nodeid] = time.monotonic() - started
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _DURATIONS:
+        return
+    terminalreporter.section("e2e durations")
+    for nodeid, seconds in _DURATIONS.items():
+        terminalreporter.write_line(f"{seconds:8.1f} s  {nodeid}")
+    terminalreporter.write_line(f"{sum(_DURATIONS.values()):8.1f} s  total of the test bodies")

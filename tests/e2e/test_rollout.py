@@ -1,0 +1,113 @@
+"""A second model from a ``fromLatest`` selector, rolled out under continuous load.
+
+A newer TrainingRun carrying the selector's labels replaces the served model by a rolling
+update; a client pod sends requests through the Service the whole time and none fails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from subprocess import CompletedProcess
+from typing import Any
+
+import pytest
+
+from modelops.testing.localcluster import LocalCluster
+from modelops.testing.system import store_secret, wait_until_served
+from modelops.testing.waiting import apply_objects, has_phase, status_of, wait_for
+
+from .clients import pod, run_pod
+
+pytestmark = pytest.mark.e2e
+
+Kubectl = Callable[..., CompletedProcess[str]]
+NAMESPACE = "rollout"
+MODEL = "iris-latest"
+LABELS = {"app.kubernetes.io/name": "iris"}
+
+# Requests through the Service until a new model version has answered for `after` seconds;
+# bounded by `limit` requests and `deadline` seconds. Prints one JSON summary.
+LOAD = """
+import json, sys, time, urllib.request
+url, body, after, limit, deadline = sys.argv[1], sys.argv[2].encode(), 10.0, 5000, 300.0
+first, versions, failures, sent, switched = None, {}, [], 0, None
+started = time.monotonic()
+while sent < limit and time.monotonic() - started < deadline:
+    sent += 1
+    try:
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            version = json.loads(answer.read())["model_version"]
+    except Exception as error:
+        failures.append(repr(error)[:200])
+        continue
+    versions[version] = versions.get(version, 0) + 1
+    first = first or version
+    if version != first and switched is None:
+        switched = time.monotonic()
+    if switched is not None and time.monotonic() - switched > after:
+        break
+    time.sleep(0.02)
+print(json.dumps({"sent": sent, "failures": failures, "versions": versions, "first": first,
+                  "seconds": round(time.monotonic() - started, 1)}))
+"""
+
+
+def training_run(name: str, algorithm: str, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "TrainingRun",
+        "metadata": {"name": name, "labels": LABELS},
+        "spec": {
+            "datasetRef": {"name": "iris"},
+            "task": "classification",
+            "model": {"algorithm": algorithm, "hyperparameters": hyperparameters},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def first_model(cluster: LocalCluster, kubectl: Kubectl, operator: str) -> dict[str, Any]:
+    """An iris model served from ``fromLatest`` by two replicas; the ModelDeployment's status."""
+    kubectl("create", "namespace", NAMESPACE)
+    store_secret(cluster, NAMESPACE)
+    dataset = {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "Dataset",
+        "metadata": {"name": "iris"},
+        "spec": {"source": {"builtin": {"name": "iris"}}, "target": "target"},
+    }
+    deployment = {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": MODEL},
+        "spec": {
+            "model": {"fromLatest": {"matchLabels": LABELS}},
+            "replicas": {"min": 2, "max": 2},
+            "resources": {"requests": {"cpu": "50m", "memory": "200Mi"}, "limits": {"memory": "512Mi"}},
+        },
+    }
+    apply_objects(kubectl, NAMESPACE, dataset, training_run("iris-tree", "decision_tree", {"max_depth": 2}))
+    wait_for("iris-tree Succeeded", has_phase(kubectl, NAMESPACE, "tr", "iris-tree", "Succeeded"), timeout=600)
+    apply_objects(kubectl, NAMESPACE, deployment)
+    return wait_until_served(cluster, NAMESPACE, MODEL)
+
+
+def test_a_newer_run_rolls_out_while_every_request_through_the_service_succeeds(
+    cluster: LocalCluster, kubectl: Kubectl, first_model: dict[str, Any]
+) -> None:
+    # the Service's simple JSON route: the load is about availability, whatever the model is called
+    service = first_model["endpoint"].split("/v2/", 1)[0]
+    body = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+    load = pod("load", cluster.image, ["python", "-c", LOAD, f"{service}/predict", json.dumps(body)])
+    kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(load))
+    wait_for("the load to run", lambda: status_of(kubectl, NAMESPACE, "pod", "load").get("phase") == "Running")
+
+    apply_objects(kubectl, NAMESPACE, training_run("iris-forest", "random_forest", {"n_estimators": 20}))
+    summary = json.loads(run_pod(kubectl, NAMESPACE, load, timeout=600))
+
+    assert summary["failures"] == []
+    assert len(summary["versions"]) == 2, summary  # the old model answered, then the new one
+    served = status_of(kubectl, NAMESPACE, "md", MODEL)
+    assert served["model"]["version"] != first_model["model"]["version"]
