@@ -121,6 +121,14 @@ def test_serving_deployment_rolls_without_downtime_and_leaves_replicas_to_the_hp
     assert spec["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
 
 
+def test_a_terminating_serving_pod_keeps_serving_until_the_service_has_dropped_it(settings: OperatorSettings) -> None:
+    md = owner("ModelDeployment", "iris", {"model": {"uri": "file:///m/1"}})
+    dep = serving_deployment(md, model_uri="file:///m/1", model_version="1", settings=settings)
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    delay = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 0 < delay < dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+
+
 def test_a_new_model_changes_the_pod_template_but_not_the_selector(settings: OperatorSettings) -> None:
     md = owner("ModelDeployment", "iris", {"model": {"uri": "file:///m/1"}})
     one = serving_deployment(md, model_uri="file:///m/1", model_version="1", settings=settings)
