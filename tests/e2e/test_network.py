@@ -23,11 +23,11 @@ def test_the_node_namespace_has_no_default_route(cluster: LocalCluster) -> None:
     assert cluster.network.default_routes() == []
 
 
-def test_with_pods_running_no_cluster_address_can_leave(cluster: LocalCluster) -> None:
+def test_with_pods_running_no_cluster_address_can_leave(cluster: LocalCluster, operator: str) -> None:
     assert all(check.stays for check in cluster.network.check_routes(CLUSTER_CIDRS))
 
 
-def test_pod_addresses_route_to_the_node_bridge_only(cluster: LocalCluster) -> None:
+def test_pod_addresses_route_to_the_node_bridge_only(cluster: LocalCluster, operator: str) -> None:
     check = cluster.network.route("10.244.0.2")
 
     assert " dev cni0 " in f" {check.where} "

@@ -14,17 +14,16 @@ from typing import Any
 import pytest
 
 from modelops.testing.localcluster import LocalCluster
-from modelops.testing.system import store_secret, wait_until_served
-from modelops.testing.waiting import apply_objects, has_phase, status_of, wait_for
+from modelops.testing.waiting import apply_objects, status_of, wait_for
 
 from .clients import pod, run_pod
+from .iris import ROW, predict_url, serve_iris, training_run
 
 pytestmark = pytest.mark.e2e
 
 Kubectl = Callable[..., CompletedProcess[str]]
 NAMESPACE = "rollout"
 MODEL = "iris-latest"
-LABELS = {"app.kubernetes.io/name": "iris"}
 
 # Requests through the Service until a new model version has answered for `after` seconds;
 # bounded by `limit` requests and `deadline` seconds. Prints one JSON summary.
@@ -54,53 +53,17 @@ print(json.dumps({"sent": sent, "failures": failures, "versions": versions, "fir
 """
 
 
-def training_run(name: str, algorithm: str, hyperparameters: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "modelops.io/v1alpha1",
-        "kind": "TrainingRun",
-        "metadata": {"name": name, "labels": LABELS},
-        "spec": {
-            "datasetRef": {"name": "iris"},
-            "task": "classification",
-            "model": {"algorithm": algorithm, "hyperparameters": hyperparameters},
-        },
-    }
-
-
 @pytest.fixture(scope="module")
 def first_model(cluster: LocalCluster, kubectl: Kubectl, operator: str) -> dict[str, Any]:
-    """An iris model served from ``fromLatest`` by two replicas; the ModelDeployment's status."""
-    kubectl("create", "namespace", NAMESPACE)
-    store_secret(cluster, NAMESPACE)
-    dataset = {
-        "apiVersion": "modelops.io/v1alpha1",
-        "kind": "Dataset",
-        "metadata": {"name": "iris"},
-        "spec": {"source": {"builtin": {"name": "iris"}}, "target": "target"},
-    }
-    deployment = {
-        "apiVersion": "modelops.io/v1alpha1",
-        "kind": "ModelDeployment",
-        "metadata": {"name": MODEL},
-        "spec": {
-            "model": {"fromLatest": {"matchLabels": LABELS}},
-            "replicas": {"min": 2, "max": 2},
-            "resources": {"requests": {"cpu": "50m", "memory": "200Mi"}, "limits": {"memory": "512Mi"}},
-        },
-    }
-    apply_objects(kubectl, NAMESPACE, dataset, training_run("iris-tree", "decision_tree", {"max_depth": 2}))
-    wait_for("iris-tree Succeeded", has_phase(kubectl, NAMESPACE, "tr", "iris-tree", "Succeeded"), timeout=600)
-    apply_objects(kubectl, NAMESPACE, deployment)
-    return wait_until_served(cluster, NAMESPACE, MODEL)
+    return serve_iris(cluster, kubectl, NAMESPACE, MODEL)
 
 
 def test_a_newer_run_rolls_out_while_every_request_through_the_service_succeeds(
     cluster: LocalCluster, kubectl: Kubectl, first_model: dict[str, Any]
 ) -> None:
     # the Service's simple JSON route: the load is about availability, whatever the model is called
-    service = first_model["endpoint"].split("/v2/", 1)[0]
-    body = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
-    load = pod("load", cluster.image, ["python", "-c", LOAD, f"{service}/predict", json.dumps(body)])
+    body = json.dumps({"instances": [ROW]})
+    load = pod("load", cluster.image, ["python", "-c", LOAD, predict_url(first_model), body])
     kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(load))
     wait_for("the load to run", lambda: status_of(kubectl, NAMESPACE, "pod", "load").get("phase") == "Running")
 
