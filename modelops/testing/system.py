@@ -31,10 +31,18 @@ RELEASE = "modelops"
 S3_SECRET = "modelops-s3"
 
 
-def install_operator(cluster: LocalCluster, *, timeout: float = 300.0, **values: str) -> None:
-    """`helm install` the chart with the built image and the cluster's S3 store; wait until the operator is Ready.
+def install_operator(
+    cluster: LocalCluster,
+    *,
+    release: str = RELEASE,
+    namespace: str = OPERATOR_NAMESPACE,
+    timeout: float = 300.0,
+    **values: str,
+) -> None:
+    """`helm install` the chart with the built image; wait until the operator is Ready.
 
-    ``values`` override chart values (keys with ``__`` for ``.``, e.g. ``operator__logLevel="DEBUG"``).
+    The store is the cluster's S3 server unless ``values`` say otherwise; ``values`` override chart
+    values (keys with ``__`` for ``.``, e.g. ``operator__logLevel="DEBUG"``).
     """
     repository, tag = cluster.image.rsplit("/", 1)[-1].split(":")
     settings = {
@@ -47,9 +55,8 @@ def install_operator(cluster: LocalCluster, *, timeout: float = 300.0, **values:
         **{key.replace("__", "."): value for key, value in values.items()},
     }
     cp = cluster.control_plane
-    install_chart(
-        cp.bin_dir / "helm", cp.kubeconfig, RELEASE, OPERATOR_NAMESPACE, settings, "--wait", f"--timeout={timeout:.0f}s"
-    )
+    helm = cp.bin_dir / "helm"
+    install_chart(helm, cp.kubeconfig, release, namespace, settings, "--wait", f"--timeout={timeout:.0f}s")
 
 
 def store_secret(cluster: LocalCluster, namespace: str) -> None:

@@ -3,8 +3,8 @@
 One :class:`~modelops.testing.localcluster.LocalCluster` per session: a real control plane,
 a kubelet + containerd + kube-proxy + CoreDNS node in its own network namespace, the project's
 image built from its Dockerfile, and a real S3 server. The operator is installed once with
-`helm install` of the chart (cluster-wide, S3 store) and runs as a pod with only the chart's
-RBAC. Each test gets a namespace holding the store's credentials Secret.
+`helm install` of the chart (S3 store) for the namespaces of the test modules, each holding the
+store's credentials Secret, and runs as a pod with only the chart's RBAC.
 
 Every test's duration (with the setup of the fixtures it is first to use) is printed at the end
 of the run, with their total; pytest's last line gives the suite's wall time.
@@ -12,17 +12,17 @@ of the run, with their total; pytest's last line gives the suite's wall time.
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Callable, Iterator
 from subprocess import CompletedProcess
 
 import pytest
 
 from modelops.testing.localcluster import LocalCluster
-from modelops.testing.system import install_operator, store_secret
+from modelops.testing.system import OPERATOR_NAMESPACE, install_operator, store_secret
 
 Kubectl = Callable[..., CompletedProcess[str]]
+# one per test module; the pvc:// store test runs a second release for a namespace of its own
+NAMESPACES = ("quickstart", "rollout", "faults")
 _DURATIONS: dict[str, float] = {}
 
 
@@ -40,20 +40,13 @@ def kubectl(cluster: LocalCluster) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: LocalCluster) -> str:
-    """The chart's operator running as a pod; its namespace."""
-    install_operator(cluster, operator__logLevel="DEBUG")
-    return "modelops-system"
-
-
-@pytest.fixture
-def namespace(cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
-    name = f"{stem or 'e2e'}-{uuid.uuid4().hex[:6]}"
-    cluster.control_plane.kubectl("create", "namespace", name)
-    store_secret(cluster, name)
-    yield name
-    cluster.control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+def operator(cluster: LocalCluster, kubectl: Kubectl) -> str:
+    """The chart's operator running as a pod, reconciling :data:`NAMESPACES`; its own namespace."""
+    for namespace in NAMESPACES:
+        kubectl("create", "namespace", namespace)
+        store_secret(cluster, namespace)
+    install_operator(cluster, watchNamespaces="{" + ",".join(NAMESPACES) + "}", operator__logLevel="DEBUG")
+    return OPERATOR_NAMESPACE
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -8,7 +8,7 @@ from subprocess import CompletedProcess
 from typing import Any
 
 from modelops.testing.localcluster import LocalCluster
-from modelops.testing.system import store_secret, wait_until_served
+from modelops.testing.system import wait_until_served
 from modelops.testing.waiting import apply_objects, has_phase, wait_for
 
 Kubectl = Callable[..., CompletedProcess[str]]
@@ -30,10 +30,8 @@ def training_run(name: str, algorithm: str, hyperparameters: dict[str, Any]) -> 
 
 
 def serve_iris(cluster: LocalCluster, kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
-    """In a new ``namespace``: the iris Dataset, a decision tree, and ModelDeployment ``name`` serving the
+    """In ``namespace``: the iris Dataset, a decision tree, and ModelDeployment ``name`` serving the
     newest iris run with two replicas; the ModelDeployment's status once Ready."""
-    kubectl("create", "namespace", namespace)
-    store_secret(cluster, namespace)
     dataset = {
         "apiVersion": "modelops.io/v1alpha1",
         "kind": "Dataset",

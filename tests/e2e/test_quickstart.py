@@ -34,7 +34,6 @@ RUN = "breast-cancer-rf"
 def quickstart(cluster: LocalCluster, kubectl: Kubectl, operator: str) -> str:
     """The quick start applied in its own namespace and served; the namespace."""
     namespace = "quickstart"
-    kubectl("create", "namespace", namespace)
     apply_quickstart(cluster, namespace)
     wait_until_served(cluster, namespace, MODEL)
     return namespace
