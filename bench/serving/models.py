@@ -41,7 +41,7 @@ def train(algorithm_name: str, hyperparameters: dict[str, Any], seed: int = 0) -
     x_train, x_test, y_train, _ = train_test_split(
         frame[features], frame[target], test_size=0.25, random_state=seed, stratify=frame[target]
     )
-    schema = feature_schema(x_train, features, nullable=True)
+    schema = feature_schema(x_train, features, nullable=features)
     algorithm = get_algorithm(algorithm_name)
     estimator = make_estimator(algorithm, "classification", hyperparameters, seed, field_path="spec.model")
     pipeline = build_pipeline(schema, estimator, scale=algorithm.scale).fit(x_train, y_train)

@@ -13,6 +13,16 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
+# Dataset and model versions are content hashes of this many hex digits.
+VERSION_LENGTH = 16
+NAMESPACE_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+# Names of stored artifacts: the CR names (DNS-1123 subdomains), which the trainer also accepts with '_'.
+ARTIFACT_NAME_PATTERN = r"[a-z0-9]([-a-z0-9_.]{0,251}[a-z0-9])?"
+MODEL_URI_PATTERN = (
+    rf"^(s3|file|pvc)://[^?# ]*/{NAMESPACE_PATTERN}/models/{ARTIFACT_NAME_PATTERN}/[0-9a-f]{{{VERSION_LENGTH}}}$"
+)
+MODEL_URI_MESSAGE = "must name a model version: <store>/<namespace>/models/<name>/<16 hex digits>"
+
 
 class ApiModel(BaseModel):
     """Base of every CR shape: camelCase on the wire, snake_case in Python, unknown fields refused.
@@ -63,10 +73,23 @@ class ResourceRequirements(ApiModel):
     limits: dict[str, str] | None = None
 
 
-class ObjectStatus(ApiModel):
-    """Fields every kind's status carries."""
+class ModelVersion(ApiModel):
+    """One version of a model in the store, and the TrainingRun that made it (when one did)."""
 
-    model_config = ConfigDict(extra="allow")
+    uri: str = Field(description="<store>/<namespace>/models/<name>/<version>")
+    version: str
+    run: str | None = Field(default=None, description="the TrainingRun that trained it")
+
+
+class ObjectStatus(ApiModel):
+    """Fields every kind's status carries.
+
+    Conditions follow kstatus: `Ready` (usable), `Reconciling` (work in flight) and `Stalled`
+    (terminal, needs a human), so Flux, Helm `--wait`, `kubectl wait` and Argo CD judge health.
+    """
+
+    # Fields an older operator wrote are ignored when reading (and left as they are by merge patches).
+    model_config = ConfigDict(extra="ignore")
     PHASES: ClassVar[tuple[str, ...]] = ()
 
     phase: str | None = None

@@ -131,6 +131,11 @@ class ColumnRule(ApiModel):
     allowed_values: list[str] | None = Field(
         default=None, description='compared as text: "1" matches 1 and 1.0; booleans are stored as 0/1'
     )
+    nullable: bool | None = Field(
+        default=None,
+        description="whether a prediction request may leave this feature out (it is then imputed as in "
+        "training); default: when the data had missing values in it",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> ColumnRule:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from croniter import croniter
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, cel, exactly_one
+from modelops.api.common import (
+    MODEL_URI_MESSAGE,
+    MODEL_URI_PATTERN,
+    ApiModel,
+    ModelVersion,
+    ObjectStatus,
+    ResourceRequirements,
+    cel,
+    exactly_one,
+)
 from modelops.api.dataset import DURATION_PATTERN
 from modelops.api.trainingrun import TrainingRunSpec
 
@@ -31,7 +41,23 @@ class ModelSource(ApiModel):
 
     training_run_ref: TrainingRunRef | None = None
     from_latest: LatestSelector | None = None
-    uri: str | None = Field(default=None, pattern=r"^(s3|file|pvc)://.+")
+    uri: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="a model version in the store: <store>/<namespace>/models/<name>/<version>",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": f"self.matches('{MODEL_URI_PATTERN}')", "message": f"uri {MODEL_URI_MESSAGE}"}
+            ]
+        },
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _names_a_version(cls, uri: str | None) -> str | None:
+        if uri is not None and not re.match(MODEL_URI_PATTERN, uri):
+            raise ValueError(f"uri {MODEL_URI_MESSAGE}")
+        return uri
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ModelSource:
@@ -124,12 +150,6 @@ class ModelDeploymentSpec(ApiModel):
     resources: ResourceRequirements | None = None
 
 
-class ServedModel(ApiModel):
-    uri: str
-    version: str
-    run: str | None = None
-
-
 class MonitoringStatus(ApiModel):
     drift_score: float | None = None
     drifted_features: list[str] | None = None
@@ -143,13 +163,12 @@ class RetrainingStatus(ApiModel):
     run: str | None = None
     baseline: float | None = Field(default=None, description="live metric of the model serving when it started")
     rolled_back: bool | None = Field(default=None, description="the run's model did worse and was taken back")
-    restored: ServedModel | None = Field(default=None, description="the model put back by the rollback")
+    restored: ModelVersion | None = Field(default=None, description="the model put back by the rollback")
 
 
-class PromotedVersion(ApiModel):
-    version: str
-    uri: str
-    run: str | None = None
+class PromotedVersion(ModelVersion):
+    """A model version this ModelDeployment served, and since when."""
+
     promoted: str
 
 
@@ -160,7 +179,7 @@ class ModelDeploymentStatus(ObjectStatus):
     ready_replicas: int | None = None
     ready: str | None = Field(default=None, description="readyReplicas/replicas, for printing")
     endpoint: str | None = None
-    model: ServedModel | None = None
+    model: ModelVersion | None = None
     monitoring: MonitoringStatus | None = None
     retraining: RetrainingStatus | None = None
     history: list[PromotedVersion] | None = None

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic.config import JsonDict
 
-from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, cel
+from modelops.api.common import ApiModel, ModelVersion, ObjectStatus, ResourceRequirements, cel
 
 Task = Literal["classification", "regression", "clustering"]
 Algorithm = Literal[
@@ -151,17 +151,17 @@ class TrainingRunSpec(ApiModel):
     resources: ResourceRequirements | None = None
 
 
-class ModelRef(ApiModel):
-    uri: str
-    version: str
-    sha256: str | None = None
+class TrainedModel(ModelVersion):
+    """The model version a TrainingRun wrote."""
+
+    sha256: str | None = Field(default=None, description="sha256 of model.skops")
     formats: list[str] = Field(default_factory=list)
 
 
 class Lineage(ApiModel):
-    dataset: str
+    dataset: str = Field(description="<name>@<version> trained on")
     image: str | None = None
-    code_version: str | None = None
+    code_version: str | None = Field(default=None, description="version of modelops that trained it")
 
 
 class TrainingRunStatus(ObjectStatus):
@@ -177,7 +177,7 @@ class TrainingRunStatus(ObjectStatus):
     score: str | None = Field(default=None, description="the objective metric, for printing")
     best_hyperparameters: dict[str, Any] | None = Field(default=None, json_schema_extra=_ANY)
     trials: int | None = None
-    model: ModelRef | None = None
+    model: TrainedModel | None = None
     lineage: Lineage | None = None
     reasons: list[str] | None = None
     failures: int | None = None

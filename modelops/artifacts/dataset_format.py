@@ -12,7 +12,7 @@ import posixpath
 from dataclasses import dataclass
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelops.artifacts.errors import ArtifactError, ArtifactNotFoundError, TamperedArtifactError
 from modelops.artifacts.metadata import DatasetProfile, FeatureSchema
@@ -23,6 +23,16 @@ DATA_FILE = "data.parquet"
 PROFILE_FILE = "profile.json"
 REPORT_FILE = "report.html"
 MANIFEST_FILE = "dataset.json"
+
+
+class ColumnCleaning(BaseModel):
+    """What `prepare` did to one column's values, row by row, fitted on the data: done again at serving."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lower: float | None = Field(default=None, description="values below are clipped to it (outliers: clip)")
+    upper: float | None = Field(default=None, description="values above are clipped to it")
+    fill: float | str | None = Field(default=None, description="a missing value becomes this (imputation)")
 
 
 class DatasetManifest(BaseModel):
@@ -39,6 +49,9 @@ class DatasetManifest(BaseModel):
     columns: int
     quality: dict[str, int]
     source: str
+    cleaning: dict[str, ColumnCleaning] = Field(
+        default_factory=dict, description="feature -> the row-wise cleaning the model's pipeline repeats"
+    )
     files: dict[str, str] = {}
 
 

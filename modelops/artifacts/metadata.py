@@ -33,8 +33,12 @@ class NumericProfile(_Frozen):
     bin_counts: list[int]
 
 
+# The bucket a categorical profile lumps its long tail into (and where serving counts unseen values).
+OTHER_CATEGORY = "__other__"
+
+
 class CategoricalProfile(_Frozen):
-    """Distribution of a categorical feature: value -> count."""
+    """Distribution of a categorical feature: value -> count (the long tail under OTHER_CATEGORY)."""
 
     kind: Literal["categorical"] = "categorical"
     count: int
@@ -63,19 +67,6 @@ class FeatureSchema(_Frozen):
     nullable: bool = Field(default=False, description="the pipeline imputes missing values")
 
 
-class DatasetResult(_Frozen):
-    """What `prepare` reports (termination message and stdout); under 4 KB."""
-
-    name: str
-    version: str
-    rows: int
-    columns: int
-    artifact: str
-    report: str
-    profile: str
-    quality: dict[str, int]
-
-
 class OnnxExport(_Frozen):
     exported: bool
     reason: str | None = Field(default=None, description="why no ONNX file was written")
@@ -98,19 +89,3 @@ class ModelMetadata(_Frozen):
     onnx: OnnxExport
     libraries: dict[str, str]
     files: dict[str, str] = Field(description="file name -> sha256 hex of every other file in the version")
-
-
-class TrainResult(_Frozen):
-    """What `train` reports (termination message and stdout); under 4 KB."""
-
-    name: str
-    version: str
-    uri: str
-    task: Task
-    metrics: dict[str, float] = Field(description="headline test-split metrics")
-    passed: bool
-    reasons: list[str]
-    formats: list[str]
-    sha256: str = Field(description="sha256 of model.skops")
-    best_hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    trials: int = 1

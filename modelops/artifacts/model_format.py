@@ -47,9 +47,12 @@ ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
 
 # Types outside skops' default trust that the trainer's pipelines legitimately
-# contain (collected from every algorithm the trainer offers). Anything else in
-# a model file is refused: it did not come from this trainer.
+# contain (collected from every algorithm the trainer offers, and the Dataset's
+# cleaning steps). Anything else in a model file is refused: it did not come
+# from this trainer.
 TRUSTED_TYPES: tuple[str, ...] = (
+    "modelops.artifacts.transformers.CategoryFiller",
+    "modelops.artifacts.transformers.RowCleaner",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.metrics._dist_metrics.ChebyshevDistance64",

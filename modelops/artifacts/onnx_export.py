@@ -8,9 +8,11 @@ position, not name. `category` features are strings, every other type is float32
 Outputs: classifiers give `label` and `probabilities` (no ZipMap), regressors
 `variable`, KMeans `label` and `scores`.
 
-The export is verified on held-out rows: labels must match exactly and
-probabilities / regression outputs within 1e-5 (absolute or relative); a model
-that does not is saved without ONNX and the reason says why.
+The export is verified on held-out rows, and on copies of them made raw again (values beyond
+the training range, missing values where a feature may be missing), since the pipeline's first
+steps (the Dataset's cleaning, `modelops.artifacts.transformers`) exist for exactly those:
+labels must match exactly and probabilities / regression outputs within 1e-5 (absolute or
+relative); a model that does not is saved without ONNX and the reason says why.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from modelops.artifacts.metadata import FeatureSchema, OnnxExport, Task
+from modelops.artifacts.transformers import CategoryFiller, RowCleaner
 
 TOLERANCE = 1e-5
 _REASON_LIMIT = 300
@@ -62,9 +65,75 @@ def _initial_types(features: Sequence[FeatureSchema], double: bool) -> list[tupl
     return [(f.name, StringTensorType([None, 1]) if f.type == "category" else numeric([None, 1])) for f in features]
 
 
+def _same_shape(operator: Any) -> None:
+    """skl2onnx shape calculator of the cleaning steps: output like input."""
+    source = operator.inputs[0].type
+    operator.outputs[0].type = source.__class__(list(source.shape))
+
+
+def _convert_row_cleaner(scope: Any, operator: Any, container: Any) -> None:
+    """Clip(X) where X is present, the fill value where it is missing: what `RowCleaner.transform` does."""
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import guess_numpy_type
+
+    cleaner: RowCleaner = operator.raw_operator
+    dtype = guess_numpy_type(operator.inputs[0].type)
+    proto = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
+    x, out = operator.inputs[0].full_name, operator.outputs[0].full_name
+
+    def constant(name: str, values: Any) -> str:
+        unique = str(scope.get_unique_variable_name(name))
+        array = np.asarray(values, dtype=dtype)
+        container.add_initializer(unique, proto, list(array.shape), array.tolist())
+        return unique
+
+    def node(op: str, inputs: list[str]) -> str:
+        output = str(scope.get_unique_variable_name(op.lower()))
+        container.add_node(op, inputs, [output], name=scope.get_unique_operator_name(op))
+        return output
+
+    lower = constant("lower", cleaner._column_values(cleaner.lower, -np.inf))
+    upper = constant("upper", cleaner._column_values(cleaner.upper, np.inf))
+    fill = constant("fill", cleaner._column_values(cleaner.fill, np.nan))
+    clipped = node("Min", [node("Max", [x, lower]), upper])
+    container.add_node(
+        "Where", [node("IsNaN", [x]), fill, clipped], [out], name=scope.get_unique_operator_name("Where")
+    )
+
+
+STRING_EQUAL_OPSET = 19  # ONNX's Equal compares strings from this opset on
+
+
+def _convert_category_filler(scope: Any, operator: Any, container: Any) -> None:
+    """Where(X == "", fill, X): ONNX sees a missing category as "" (see `onnx_feed`)."""
+    from onnx import TensorProto
+
+    if container.target_opset < STRING_EQUAL_OPSET:
+        raise NotImplementedError(f"filling categories needs opset {STRING_EQUAL_OPSET}")
+    filler: CategoryFiller = operator.raw_operator
+    x, out = operator.inputs[0].full_name, operator.outputs[0].full_name
+    fills = [value if value is not None else "" for value in filler.fill or ()]
+    empty, values = scope.get_unique_variable_name("empty"), scope.get_unique_variable_name("fill")
+    container.add_initializer(empty, TensorProto.STRING, [1], [b""])
+    container.add_initializer(values, TensorProto.STRING, [len(fills)], [v.encode() for v in fills])
+    missing = scope.get_unique_variable_name("missing")
+    container.add_node(
+        "Equal", [x, empty], [missing], name=scope.get_unique_operator_name("Equal"), op_version=STRING_EQUAL_OPSET
+    )
+    container.add_node("Where", [missing, values, x], [out], name=scope.get_unique_operator_name("Where"))
+
+
+def _register_cleaning_converters() -> None:
+    from skl2onnx import update_registered_converter
+
+    update_registered_converter(RowCleaner, "ModelopsRowCleaner", _same_shape, _convert_row_cleaner)
+    update_registered_converter(CategoryFiller, "ModelopsCategoryFiller", _same_shape, _convert_category_filler)
+
+
 def _convert(pipeline: Any, features: Sequence[FeatureSchema], double: bool) -> bytes:
     from skl2onnx import convert_sklearn
 
+    _register_cleaning_converters()
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     options: dict[int, dict[str, Any]] = {}
     if hasattr(final, "predict_proba"):
@@ -111,6 +180,27 @@ def _verify(
     return None
 
 
+def with_raw_rows(frame: pd.DataFrame, features: Sequence[FeatureSchema]) -> pd.DataFrame:
+    """`frame` plus copies of its first rows as serving may send them: beyond the range, and missing.
+
+    Numeric values are pushed a range's width below and above what the frame holds (where the
+    cleaning clips); a missing category is what ONNX sees as "" while scikit-learn may have learned
+    NaN as a category; nullable numeric features go missing too.
+    """
+    head = frame.head(_BLANK_ROWS)
+    extra: list[pd.DataFrame] = []
+    numeric = [f.name for f in features if f.type in ("number", "integer")]
+    if numeric:
+        low, high = head[numeric].min(), head[numeric].max()
+        width = (high - low).where(high > low, 1.0)
+        extra += [head.assign(**{c: low[c] - width[c] for c in numeric})]
+        extra += [head.assign(**{c: high[c] + width[c] for c in numeric})]
+    missing = [f.name for f in features if f.type == "category" or (f.nullable and f.name in numeric)]
+    if missing:
+        extra.append(head.assign(**dict.fromkeys(missing, None)))
+    return pd.concat([frame, *extra], ignore_index=True) if extra else frame
+
+
 def export_onnx(
     pipeline: Any, features: Sequence[FeatureSchema], task: Task, check_frame: pd.DataFrame | None
 ) -> OnnxOutcome:
@@ -122,13 +212,7 @@ def export_onnx(
     """
     if check_frame is None or len(check_frame) == 0:
         return OnnxOutcome(None, OnnxExport(exported=False, reason="no held-out rows to verify an export on"))
-    categorical = [f.name for f in features if f.type == "category"]
-    if categorical:
-        # Serving may send a missing category; ONNX sees it as "" while scikit-learn
-        # may have learned NaN as a category. Verify on such rows too.
-        blanked = check_frame.head(_BLANK_ROWS).copy()
-        blanked[categorical] = None
-        check_frame = pd.concat([check_frame, blanked], ignore_index=True)
+    check_frame = with_raw_rows(check_frame, features)
     reasons: list[str] = []
     for double in (False, True):
         precision = "float64" if double else "float32"

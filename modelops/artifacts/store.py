@@ -1,7 +1,8 @@
 """Versioned artifact storage addressed by URI: file://, pvc:// and s3://.
 
-Layout under a store's root: `datasets/<name>/<version>/...` and
-`models/<name>/<version>/...`. A version is written once and is complete only
+Layout under a store's root: one prefix per Kubernetes namespace (`namespace_root`), and under
+it `datasets/<name>/<version>/...` and `models/<name>/<version>/...`, so two namespaces with
+the same names never share an artifact. A version is written once and is complete only
 when its `_COMPLETE` marker exists; the marker is written last (s3) or the
 whole directory appears by one rename (local filesystems), so a reader never
 sees half a version as complete. Versions are content-addressed by their
@@ -15,6 +16,7 @@ import contextlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import time
 import uuid
@@ -80,6 +82,17 @@ def translate_errors(uri: str) -> Iterator[None]:
         if type(e).__module__.startswith(("botocore", "aiobotocore", "aiohttp")):
             raise StorageUnavailableError(f"storage error on {uri}: {e}") from e
         raise
+
+
+# A Kubernetes namespace name (DNS-1123 label): also a safe single path segment.
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def namespace_root(store_uri: str, namespace: str) -> str:
+    """The root URI of one namespace's artifacts inside the store at `store_uri`."""
+    if not _NAMESPACE.match(namespace):
+        raise InvalidArtifactURIError(f"{namespace!r} is not a namespace name")
+    return f"{store_uri.rstrip('/')}/{namespace}"
 
 
 def _check_relpath(relpath: str) -> str:

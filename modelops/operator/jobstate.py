@@ -1,14 +1,18 @@
-"""What a Job's state and its pods' termination messages say: pure readers of API objects."""
+"""What a Job's state and its pods' termination messages say: pure readers of typed views."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
-from modelops.trainer import EXIT_BAD_INPUT, REASON_BAD_INPUT
+from pydantic import BaseModel, ValidationError
+
+from modelops.contract.jobs import EXIT_BAD_INPUT, REASON_BAD_INPUT, JobFailure
+from modelops.operator.views import JobView, PodView, Terminated
 
 JobState = Literal["absent", "running", "succeeded", "failed"]
+ResultT = TypeVar("ResultT", bound=BaseModel)
+_TAIL = 1000
 
 
 @dataclass(frozen=True)
@@ -19,24 +23,22 @@ class JobOutcome:
     failed_pods: int = 0
     job_reason: str = ""
 
-    def result(self) -> dict[str, Any] | None:
-        """The trainer's JSON result (or error document), if the message is one."""
+    def result(self, shape: type[ResultT]) -> ResultT | None:
+        """The Job's result document in `shape`, or None when the message is not one."""
         try:
-            data = json.loads(self.message)
-        except ValueError:
+            return shape.model_validate_json(self.message)
+        except ValidationError:
             return None
-        return data if isinstance(data, dict) else None
 
     def failure(self) -> tuple[str, str]:
         """(reason, message) of a failed Job for the status: the trainer's own words when it left them."""
-        data = self.result() or {}
-        if isinstance(data.get("reason"), str) and data.get("error"):
-            return _reason(data["reason"]), str(data["error"])
+        if (reported := self.result(JobFailure)) is not None:
+            return reported.reason, reported.error
+        tail = self.message.strip()[-_TAIL:]
         if self.exit_code == EXIT_BAD_INPUT:
-            return REASON_BAD_INPUT, self.message.strip()[-1000:] or "the trainer refused its input"
+            return REASON_BAD_INPUT, tail or "the trainer refused its input"
         if self.job_reason == "DeadlineExceeded":
             return "DeadlineExceeded", "the Job ran longer than its deadline"
-        tail = self.message.strip()[-1000:]
         return _reason(self.job_reason or "JobFailed"), tail or f"the Job failed after {self.failed_pods} pod(s)"
 
 
@@ -46,35 +48,25 @@ def _reason(text: str) -> str:
     return cleaned if cleaned[:1].isalpha() else f"Job{cleaned}" if cleaned else "JobFailed"
 
 
-def _job_condition(job: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    for condition in job.get("status", {}).get("conditions") or []:
-        if condition.get("type") == type_ and condition.get("status") == "True":
-            return dict(condition)
-    return None
+def _terminated(pod: PodView) -> Terminated | None:
+    return next((s.state.terminated for s in pod.status.container_statuses if s.state.terminated), None)
 
 
-def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
-    for status in pod.get("status", {}).get("containerStatuses") or []:
-        if terminated := (status.get("state") or {}).get("terminated"):
-            return dict(terminated)
-    return None
-
-
-def job_outcome(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobOutcome:
+def job_outcome(job: JobView | None, pods: list[PodView]) -> JobOutcome:
     """Read a Job and its pods. The newest terminated pod carries the result or the error."""
     if job is None:
         return JobOutcome("absent")
     done = [(p, t) for p in pods if (t := _terminated(p)) is not None]
-    done.sort(key=lambda pt: (pt[1].get("finishedAt") or "", pt[0]["metadata"].get("creationTimestamp") or ""))
+    done.sort(key=lambda pt: (pt[1].finished_at or "", pt[0].metadata.creation_timestamp or ""))
     message, exit_code = ("", None)
     if done:
-        message, exit_code = done[-1][1].get("message") or "", done[-1][1].get("exitCode")
-    failed = int(job.get("status", {}).get("failed") or 0)
-    if _job_condition(job, "Complete"):
-        successful = [(p, t) for p, t in done if t.get("exitCode") == 0]
+        message, exit_code = done[-1][1].message or "", done[-1][1].exit_code
+    failed = job.status.failed
+    if job.condition("Complete"):
+        successful = [t for _, t in done if t.exit_code == 0]
         if successful:
-            message, exit_code = successful[-1][1].get("message") or "", 0
+            message, exit_code = successful[-1].message or "", 0
         return JobOutcome("succeeded", message, exit_code, failed)
-    if condition := _job_condition(job, "Failed"):
-        return JobOutcome("failed", message, exit_code, failed, str(condition.get("reason") or ""))
+    if condition := job.condition("Failed"):
+        return JobOutcome("failed", message, exit_code, failed, condition.reason or "")
     return JobOutcome("running", message, exit_code, failed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import NamedTuple
 
 MANAGED_BY = "modelops"
 COMPONENT_LABEL = "modelops.io/component"
@@ -24,14 +25,21 @@ def with_suffix(name: str, suffix: str, limit: int = MAX_NAME) -> str:
     return bounded(name, limit - len(suffix)) + suffix
 
 
-def prepare_job_name(dataset: str, generation: int, run: int) -> str:
-    return with_suffix(dataset, f"-prepare-{generation}-{run}")
+class JobRun(NamedTuple):
+    """Which Job of an object: the spec generation it is for, and the run of that generation."""
+
+    generation: int
+    run: int
 
 
-def parse_prepare_job(job_name: str | None) -> tuple[int, int] | None:
-    """(generation, run) of a prepare Job name, else None."""
+def prepare_job_name(dataset: str, run: JobRun) -> str:
+    return with_suffix(dataset, f"-prepare-{run.generation}-{run.run}")
+
+
+def parse_prepare_job(job_name: str | None) -> JobRun | None:
+    """The run a prepare Job's name stands for, else None."""
     match = _PREPARE.search(job_name or "")
-    return (int(match[1]), int(match[2])) if match else None
+    return JobRun(int(match[1]), int(match[2])) if match else None
 
 
 def train_job_name(training_run: str, generation: int) -> str:

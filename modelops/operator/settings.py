@@ -8,14 +8,8 @@ from urllib.parse import urlparse
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_JOB_RESOURCES: dict[str, dict[str, str]] = {
-    "requests": {"cpu": "250m", "memory": "512Mi"},
-    "limits": {"memory": "2Gi"},
-}
-DEFAULT_SERVING_RESOURCES: dict[str, dict[str, str]] = {
-    "requests": {"cpu": "100m", "memory": "256Mi"},
-    "limits": {"memory": "1Gi"},
-}
+from modelops.api.common import ResourceRequirements
+from modelops.artifacts.store import namespace_root
 
 
 class OperatorSettings(BaseSettings):
@@ -28,26 +22,45 @@ class OperatorSettings(BaseSettings):
     namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated; empty means cluster-wide"
     )
+    allowed_model_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated URI prefixes a ModelDeployment's spec.model.uri may name besides its own "
+        "namespace's <store>/<namespace>/models/ (e.g. a shared read-only model store)",
+    )
 
     store: str = Field(default="pvc:///var/lib/modelops", description="artifact store root as pods see it")
     store_pvc_claim: str | None = Field(default="modelops-store", description="claim mounted for pvc:// stores")
     store_s3_endpoint: str | None = None
     store_s3_secret: str | None = Field(default=None, description="Secret with AWS_ACCESS_KEY_ID/SECRET_ACCESS_KEY")
 
-    job_pod_labels: dict[str, str] = Field(default_factory=dict, description="extra pod-template labels (JSON)")
-    job_resources: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEFAULT_JOB_RESOURCES))
-    serving_resources: dict[str, dict[str, str]] = Field(default_factory=lambda: dict(DEFAULT_SERVING_RESOURCES))
+    job_pod_labels: dict[str, str] = Field(default_factory=dict, description="extra Job pod-template labels (JSON)")
+    serving_pod_labels: dict[str, str] = Field(
+        default_factory=dict, description="extra serving pod-template labels (JSON)"
+    )
+    job_resources: ResourceRequirements = Field(
+        default_factory=lambda: ResourceRequirements(
+            requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "2Gi"}
+        ),
+        description="JSON requests/limits of Jobs whose spec sets none",
+    )
+    serving_resources: ResourceRequirements = Field(
+        default_factory=lambda: ResourceRequirements(
+            requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"}
+        ),
+        description="JSON requests/limits of serving pods whose spec sets none",
+    )
     job_backoff_limit: int = Field(default=2, ge=0, le=20)
     job_active_deadline_seconds: int = Field(default=3600, ge=10)
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="finished Jobs are kept this long")
 
-    resync_interval: float = Field(default=30.0, gt=0, description="seconds between level-triggered reconciles")
-    rollout_poll_interval: float = Field(
-        default=1.0, gt=0, description="a rolling-out ModelDeployment's Deployment is re-read after 1, 2, 4... of these"
+    resync_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds in which every object is checked once against the watch cache (a safety net: "
+        "changes of objects and children are acted on as their watch events arrive)",
     )
-    rollout_poll_max: float = Field(default=4.0, gt=0, description="longest wait between two reads of a rollout")
-    worker_limit: int = Field(default=20, ge=1, description="objects handled at once")
-    executor_threads: int = Field(default=8, ge=1)
+    worker_limit: int = Field(default=8, ge=1, description="objects reconciled at once (worker threads)")
+    executor_threads: int = Field(default=4, ge=1, description="threads of kopf's watch handlers")
     watch_server_timeout: int = Field(default=300, ge=10)
     watch_client_timeout: int = Field(default=330, ge=10)
     request_timeout: float = Field(default=60.0, gt=0)
@@ -59,16 +72,31 @@ class OperatorSettings(BaseSettings):
         description="where the serving metrics are read; {service} and {namespace} are filled in",
     )
     monitoring_timeout: float = Field(default=5.0, gt=0)
+    prometheus_url: str | None = Field(
+        default=None,
+        description="Prometheus that scrapes the serving pods (with namespace and modeldeployment labels): "
+        "the monitoring reads it with a few queries for all ModelDeployments instead of scraping each Service",
+    )
+    prometheus_refresh: float = Field(default=15.0, gt=0, description="seconds a Prometheus answer is reused")
 
     liveness_endpoint: str | None = Field(default="http://0.0.0.0:8081/healthz")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")
 
-    @field_validator("namespaces", mode="before")
+    @field_validator("namespaces", "allowed_model_prefixes", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("store")
+    @classmethod
+    def _canonical_store(cls, store: str) -> str:
+        """One spelling per store, as the trainer writes URIs: `pvc://data/x` is `pvc:///data/x`."""
+        parsed = urlparse(store)
+        if parsed.scheme in ("file", "pvc"):
+            return f"{parsed.scheme}:///" + (parsed.netloc + parsed.path).strip("/")
+        return store.rstrip("/")
 
     @model_validator(mode="after")
     def _store_reachable(self) -> OperatorSettings:
@@ -92,3 +120,7 @@ class OperatorSettings(BaseSettings):
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    def models_prefix(self, namespace: str) -> str:
+        """Where a namespace's model versions live in the store: `<store>/<namespace>/models/`."""
+        return f"{namespace_root(self.store, namespace)}/models/"

@@ -30,9 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m modelops.serving",
         description="Serve a model version (Open Inference Protocol V2, /predict, /feedback, /metrics).",
-        epilog="Every option also reads MODELOPS_SERVING_<OPTION>; the model URI also reads MODEL_URI.",
+        epilog="Every option also reads MODELOPS_SERVING_<OPTION> (what the operator sets on serving pods).",
     )
-    parser.add_argument("--model-uri", dest="model_uri", help="<store>/models/<name>/<version>")
+    parser.add_argument("--model-uri", dest="model_uri", help="<store>/<namespace>/models/<name>/<version>")
     parser.add_argument("--model-name", dest="model_name", help="name served under /v2/models/{name}")
     parser.add_argument("--host", help="bind address (default 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port (default 8080)")
@@ -67,10 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from(argv)
     except ValidationError as e:
-        print(f"error: invalid settings: {e}", file=sys.stderr)
-        return 2
-    if not settings.model_uri:
-        print("error: no model URI: pass --model-uri or set MODEL_URI", file=sys.stderr)
+        missing = [str(error["loc"][0]) for error in e.errors() if error["type"] == "missing"]
+        if missing == ["model_uri"]:
+            print("error: no model URI: pass --model-uri or set MODELOPS_SERVING_MODEL_URI", file=sys.stderr)
+        else:
+            print(f"error: invalid settings: {e}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = ModelService(settings)

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from modelops.contract.serving import MODEL_VERSION
 from modelops.serving.errors import PayloadTooLargeError, ServingError, error_body, to_serving_error
 from modelops.serving.service import ModelService
 
@@ -37,6 +38,7 @@ _INFER_PREFIX = "/v2/models/"
 _INFER_SUFFIX = "/infer"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON = (b"content-type", b"application/json")
+MODEL_VERSION_HEADER = MODEL_VERSION.encode()
 
 
 class ServingASGI:
@@ -76,7 +78,7 @@ class ServingASGI:
                         name, version = target
                         route = INFER_ROUTE if version is None else INFER_VERSION_ROUTE
                         status, payload = await self._infer(body, name, version)
-                        await _answer(send, status, payload)
+                        await _answer(send, status, payload, version=self._version())
                         return
                 receive = _replay(body, receive)
             status = await self._forward(scope, receive, send)
@@ -84,6 +86,11 @@ class ServingASGI:
         finally:
             metrics.in_flight -= 1
             metrics.record_request(route, method, status, time.perf_counter() - started)
+
+    def _version(self) -> tuple[bytes, bytes] | None:
+        """The header naming the model version served, once one is loaded."""
+        model = self.service.model
+        return (MODEL_VERSION_HEADER, model.version.encode()) if model is not None else None
 
     async def _infer(self, body: bytes, name: str, version: str | None) -> tuple[int, bytes]:
         try:
@@ -98,11 +105,15 @@ class ServingASGI:
         status = 500
         started = False
 
+        version = self._version()
+
         async def capture(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started = True
+                if version is not None:
+                    message["headers"] = [*message.get("headers", []), version]
             await send(message)
 
         try:
@@ -188,8 +199,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _answer(send: Send, status: int, payload: bytes, *, close: bool = False) -> None:
+async def _answer(
+    send: Send, status: int, payload: bytes, *, close: bool = False, version: tuple[bytes, bytes] | None = None
+) -> None:
     headers = [_JSON, (b"content-length", str(len(payload)).encode())]
+    if version is not None:
+        headers.append(version)
     if close:
         # The unread rest of an oversized body must not be parsed as the next request.
         headers.append((b"connection", b"close"))

@@ -31,8 +31,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from modelops.artifacts.metadata import CategoricalProfile, DatasetProfile, FeatureSchema, NumericProfile
-from modelops.trainer.profiling import OTHER_CATEGORY
+from modelops.artifacts.metadata import (
+    OTHER_CATEGORY,
+    CategoricalProfile,
+    DatasetProfile,
+    FeatureSchema,
+    NumericProfile,
+)
+from modelops.contract.monitoring import DriftMethod, is_drifted
 
 Matrix = npt.NDArray[Any]
 _SMOOTHING = 0.5
@@ -55,17 +61,30 @@ class FeatureDrift:
     ks_statistic: float | None
     ks_pvalue: float | None
 
+    def statistic(self, method: DriftMethod) -> float | None:
+        """The value `method` judges this feature by (None: KS of a non-`number` feature)."""
+        return self.psi if method == "psi" else self.ks_statistic
+
 
 @dataclass(frozen=True)
 class DriftReport:
-    """Drift of the current window; `score` is the largest per-feature value of each method."""
+    """Drift of the current window under the configured method and threshold.
+
+    Each method's score is its largest per-feature statistic, so the score is over the
+    threshold exactly when at least one feature is (`drifted` names them).
+    """
 
     rows: int
     features: tuple[FeatureDrift, ...]
     psi_score: float
     ks_score: float | None
-    psi_drifted: int
-    ks_drifted: int
+    method: DriftMethod
+    threshold: float
+    drifted: tuple[str, ...]
+
+    @property
+    def score(self) -> float | None:
+        return self.psi_score if self.method == "psi" else self.ks_score
 
 
 @dataclass(frozen=True)
@@ -104,12 +123,12 @@ class DriftMonitor:
         profile: DatasetProfile,
         *,
         window: int,
-        psi_threshold: float,
-        ks_pvalue: float,
+        method: DriftMethod,
+        threshold: float,
     ) -> None:
         self.window = window
-        self.psi_threshold = psi_threshold
-        self.ks_pvalue = ks_pvalue
+        self.method = method
+        self.threshold = threshold
         self._numeric: list[_NumericReference] = []
         self._categorical: list[_CategoricalReference] = []
         for column, feature in enumerate(features):
@@ -192,15 +211,20 @@ class DriftMonitor:
             for index, count in seen.items():
                 counts_c[index] += count
             results.append(FeatureDrift(categorical.name, psi(categorical.counts, counts_c), None, None))
-        psi_values = [r.psi for r in results]
         ks_values = [r.ks_statistic for r in results if r.ks_statistic is not None]
+        drifted = tuple(
+            r.feature
+            for r in results
+            if (value := r.statistic(self.method)) is not None and is_drifted(value, self.threshold)
+        )
         return DriftReport(
             rows=filled,
             features=tuple(results),
-            psi_score=max(psi_values, default=0.0),
+            psi_score=max((r.psi for r in results), default=0.0),
             ks_score=max(ks_values) if ks_values else None,
-            psi_drifted=sum(1 for v in psi_values if v > self.psi_threshold),
-            ks_drifted=sum(1 for r in results if r.ks_pvalue is not None and r.ks_pvalue < self.ks_pvalue),
+            method=self.method,
+            threshold=self.threshold,
+            drifted=drifted,
         )
 
 

@@ -26,6 +26,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from modelops.api.modeldeployment import PerformanceMonitoring
+from modelops.contract.monitoring import is_worse, live_series
 from modelops.serving.drift import DriftMonitor, DriftReport
 from modelops.serving.feedback import LiveQuality
 
@@ -49,10 +51,12 @@ class _CachedStatistics(Collector):
         ttl: float,
         drift_min_rows: int,
         feedback_min_samples: int,
+        performance: PerformanceMonitoring | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.drift = drift
         self.quality = quality
+        self.performance = performance
         self.ttl = ttl
         self.drift_min_rows = drift_min_rows
         self.feedback_min_samples = feedback_min_samples
@@ -76,6 +80,11 @@ class _CachedStatistics(Collector):
         window = GaugeMetricFamily("modelops_drift_window_rows", "Rows in the sliding drift window.")
         window.add_metric([], self.drift.rows)
         families.append(window)
+        threshold = GaugeMetricFamily(
+            "modelops_drift_threshold", "monitoring.drift.threshold: a feature over it has drifted.", labels=["method"]
+        )
+        threshold.add_metric([self.drift.method], self.drift.threshold)
+        families.append(threshold)
         if self.drift.rows >= self.drift_min_rows:
             families.extend(_drift_families(self.drift.report()))
         samples = GaugeMetricFamily(
@@ -84,12 +93,23 @@ class _CachedStatistics(Collector):
         samples.add_metric([], self.quality.samples)
         families.append(samples)
         if self.quality.samples >= self.feedback_min_samples:
-            for name, value in self.quality.metrics().items():
+            live = self.quality.metrics()
+            for name, value in live.items():
                 family = GaugeMetricFamily(
-                    f"modelops_live_{name}", f"Live {name} over the feedback window (from /feedback labels)."
+                    live_series(name), f"Live {name} over the feedback window (from /feedback labels)."
                 )
                 family.add_metric([], value)
                 families.append(family)
+            performance = self.performance
+            if performance is not None and performance.metric in live:
+                degraded = GaugeMetricFamily(
+                    "modelops_live_degraded",
+                    "1 when the live monitoring.performance.metric is worse than monitoring.performance.min.",
+                    labels=["metric"],
+                )
+                worse = is_worse(performance.metric, live[performance.metric], performance.min)
+                degraded.add_metric([performance.metric], 1 if worse else 0)
+                families.append(degraded)
         return families
 
 
@@ -120,13 +140,14 @@ def _drift_families(report: DriftReport) -> list[Metric]:
         labels=["method"],
     )
     drifted = GaugeMetricFamily(
-        "modelops_drift_features_drifted", "Features over the method's drift threshold.", labels=["method"]
+        "modelops_drift_features_drifted",
+        "Features whose statistic of the configured method is over monitoring.drift.threshold.",
+        labels=["method"],
     )
     score.add_metric(["psi"], report.psi_score)
-    drifted.add_metric(["psi"], report.psi_drifted)
     if report.ks_score is not None:
         score.add_metric(["ks"], report.ks_score)
-        drifted.add_metric(["ks"], report.ks_drifted)
+    drifted.add_metric([report.method], len(report.drifted))
     return [psi, ks, ks_p, score, drifted]
 
 
@@ -286,11 +307,17 @@ class ServingMetrics:
         ttl: float,
         drift_min_rows: int,
         feedback_min_samples: int,
+        performance: PerformanceMonitoring | None,
     ) -> None:
         if self._statistics is not None:
             self.registry.unregister(self._statistics)
         self._statistics = _CachedStatistics(
-            drift, quality, ttl=ttl, drift_min_rows=drift_min_rows, feedback_min_samples=feedback_min_samples
+            drift,
+            quality,
+            ttl=ttl,
+            drift_min_rows=drift_min_rows,
+            feedback_min_samples=feedback_min_samples,
+            performance=performance,
         )
         self.registry.register(self._statistics)
 

@@ -98,8 +98,6 @@ class ModelService:
         uri = self.settings.model_uri
         started = time.perf_counter()
         try:
-            if not uri:
-                raise ModelLoadError("no model URI: pass --model-uri or set MODEL_URI")
             try:
                 loaded = load_model(uri)
             except ArtifactError as e:
@@ -126,9 +124,9 @@ class ModelService:
         drift = DriftMonitor(
             metadata.features,
             metadata.profile,
-            window=settings.drift_window,
-            psi_threshold=settings.drift_psi_threshold,
-            ks_pvalue=settings.drift_ks_pvalue,
+            window=settings.drift.window,
+            method=settings.drift.method,
+            threshold=settings.drift.threshold,
         )
         model = ServedModel(
             name=settings.model_name or metadata.name,
@@ -160,6 +158,7 @@ class ModelService:
             ttl=settings.stats_cache_seconds,
             drift_min_rows=settings.drift_min_rows,
             feedback_min_samples=settings.feedback_min_samples,
+            performance=settings.performance,
         )
         self.model = model
         log.info(

@@ -143,6 +143,8 @@ class ProcessKubelet:
         executables: ``argv[0]`` substitutions, e.g. ``{"python": sys.executable}``.
         entrypoints: image -> entrypoint argv, for containers without ``command``.
         env: base environment of every process (default: ``os.environ``).
+        overrides: set over every container's own environment (processes share the loopback
+            address, so e.g. two server pods need their own ports).
         cwd: working directory of every process (default: a fresh one per pod).
         timeout: seconds a process may run before it is killed (exit code 137).
         max_concurrent: processes running at once; further pods wait their turn.
@@ -158,6 +160,7 @@ class ProcessKubelet:
         executables: Mapping[str, str] | None = None,
         entrypoints: Mapping[str, Sequence[str]] | None = None,
         env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, str] | None = None,
         cwd: Path | str | None = None,
         timeout: float = 300.0,
         max_concurrent: int = 4,
@@ -169,6 +172,7 @@ class ProcessKubelet:
         self.executables = dict(executables or {})
         self.entrypoints = {k: list(v) for k, v in (entrypoints or {}).items()}
         self.base_env = dict(env if env is not None else os.environ)
+        self.overrides = dict(overrides or {})
         self.cwd = Path(cwd) if cwd is not None else None
         self.timeout = timeout
         self.keep_dir = keep_dir
@@ -506,8 +510,7 @@ class ProcessKubelet:
             value = self._value_from(pod, var["valueFrom"], namespace)
             if value is not None:
                 declared[name] = value
-        env = dict(self.base_env)
-        env.update(declared)
+        env = {**self.base_env, **declared, **self.overrides}
         env["HOSTNAME"] = meta.get("name", "")
         env["TERMINATION_MESSAGE_PATH"] = str(run.message_path)
         return env

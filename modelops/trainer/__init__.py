@@ -5,7 +5,7 @@ writes a content-addressed dataset version; `train` fits, tunes and evaluates a
 pipeline on a dataset version and writes a model version. Both print a small
 JSON result on stdout and write it to the termination-message path.
 
-Exit codes (the operator builds the Jobs' podFailurePolicy from them):
+Exit codes (`modelops.contract.jobs`; the operator builds the Jobs' podFailurePolicy from them):
 
 - ``EXIT_OK`` (0): done. For `train` this includes a model rejected by its
   validation gates: the result says ``"passed": false`` and why.
@@ -17,29 +17,6 @@ Exit codes (the operator builds the Jobs' podFailurePolicy from them):
 - ``EXIT_TRANSIENT`` (75, EX_TEMPFAIL): network or storage trouble. A retry may
   succeed.
 
-On failure the termination message is ``{"error": "...", "reason": "BadInput"}``
+On failure the termination message is a `JobFailure`: ``{"error": "...", "reason": "BadInput"}``
 (reason ``BadInput``, ``Transient`` or ``Internal``).
-
-This module imports nothing heavy, so the operator can read the constants cheaply.
 """
-
-from typing import Final
-
-EXIT_OK: Final = 0
-EXIT_INTERNAL: Final = 1
-EXIT_BAD_INPUT: Final = 2
-EXIT_TRANSIENT: Final = 75
-
-REASON_BAD_INPUT: Final = "BadInput"
-REASON_TRANSIENT: Final = "Transient"
-REASON_INTERNAL: Final = "Internal"
-
-__all__ = [
-    "EXIT_BAD_INPUT",
-    "EXIT_INTERNAL",
-    "EXIT_OK",
-    "EXIT_TRANSIENT",
-    "REASON_BAD_INPUT",
-    "REASON_INTERNAL",
-    "REASON_TRANSIENT",
-]

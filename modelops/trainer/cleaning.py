@@ -4,6 +4,10 @@ Order matters and is fixed: duplicates first (they would bias the statistics),
 then outliers (computed on observed values only, before imputation could hide
 them), then missing values (imputed from the de-outliered data). Rows missing
 the target are always dropped: a label cannot be imputed.
+
+Clipping bounds and fill values are fitted here, on the data, and returned with the cleaned
+frame: the model's pipeline repeats them on every raw row it serves
+(`modelops.artifacts.transformers`), so serving sees what training saw.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import numpy as np
 import pandas as pd
 
 from modelops.api.dataset import Cleaning, MissingValues, Outliers
+from modelops.artifacts.dataset_format import ColumnCleaning
 from modelops.trainer.errors import SpecError
+
+# feature -> the row-wise cleaning fitted on it
+Fitted = dict[str, ColumnCleaning]
 
 
 @dataclass
@@ -75,7 +83,7 @@ def outlier_bounds(values: pd.Series, method: str, threshold: float) -> tuple[fl
 
 
 def handle_outliers(
-    frame: pd.DataFrame, spec: Outliers, candidates: Sequence[str], counts: CleaningCounts
+    frame: pd.DataFrame, spec: Outliers, candidates: Sequence[str], counts: CleaningCounts, fitted: Fitted
 ) -> pd.DataFrame:
     columns = list(spec.columns) if spec.columns is not None else [c for c in candidates if is_numeric(frame[c])]
     unknown = [c for c in columns if c not in frame.columns]
@@ -94,14 +102,15 @@ def handle_outliers(
     clipped = frame  # in place: see clean()
     for c, (low, high) in bounds.items():
         column = frame[c]
+        if pd.api.types.is_integer_dtype(column) and np.isfinite(low) and np.isfinite(high):
+            # Integer bounds keep an integer column integer (a count stays a count).
+            low, high = float(np.ceil(low)), float(np.floor(high))
+        if np.isfinite(low) and np.isfinite(high):
+            fitted[c] = ColumnCleaning(lower=low, upper=high)
         outside = int(((column < low) | (column > high)).sum())
         if outside:
             counts.outliers_clipped += outside
-            if pd.api.types.is_integer_dtype(column):
-                # Integer bounds keep an integer column integer (a count stays a count).
-                clipped[c] = column.clip(int(np.ceil(low)), int(np.floor(high)))
-            else:
-                clipped[c] = column.clip(low, high)
+            clipped[c] = column.clip(low, high).astype(column.dtype)
     return clipped
 
 
@@ -124,7 +133,7 @@ def fill_value_for(value: int | str | None, column: pd.Series, name: str) -> int
 
 
 def handle_missing(
-    frame: pd.DataFrame, spec: MissingValues, columns: Sequence[str], counts: CleaningCounts
+    frame: pd.DataFrame, spec: MissingValues, columns: Sequence[str], counts: CleaningCounts, fitted: Fitted
 ) -> pd.DataFrame:
     missing = frame[list(columns)].isna()
     if spec.strategy == "drop":
@@ -133,9 +142,7 @@ def handle_missing(
         return frame.loc[~rows]
     filled = frame  # in place: see clean()
     for c in columns:
-        n = int(missing[c].sum())
-        if n == 0:
-            continue
+        # Fitted for every column, not only those missing here: a served row may miss any of them.
         column = frame[c]
         if spec.strategy == "constant":
             value = fill_value_for(spec.fill_value, column, c)
@@ -147,6 +154,11 @@ def handle_missing(
             if modes.empty:
                 continue
             value = modes.iloc[0]
+        value = value.item() if isinstance(value, np.generic) else value
+        fitted[c] = fitted.get(c, ColumnCleaning()).model_copy(update={"fill": value})
+        n = int(missing[c].sum())
+        if n == 0:
+            continue
         if pd.api.types.is_integer_dtype(column) and isinstance(value, float) and not value.is_integer():
             filled[c] = column.astype(np.float64)
         filled[c] = filled[c].fillna(value)
@@ -156,11 +168,13 @@ def handle_missing(
 
 def clean(
     frame: pd.DataFrame, spec: Cleaning, *, features: Sequence[str], target: str | None
-) -> tuple[pd.DataFrame, CleaningCounts]:
-    """The cleaned frame and what was done. Clipped and imputed columns are replaced
-    in `frame` itself: with the caller still holding it, a copy would keep the old
-    and the new columns alive together (twice the data at peak)."""
+) -> tuple[pd.DataFrame, CleaningCounts, Fitted]:
+    """The cleaned frame, what was done, and the fitted row-wise cleaning per feature.
+
+    Clipped and imputed columns are replaced in `frame` itself: with the caller still holding
+    it, a copy would keep the old and the new columns alive together (twice the data at peak)."""
     counts = CleaningCounts()
+    fitted: Fitted = {}
     if spec.drop_duplicates:
         duplicated = duplicate_rows(frame)
         counts.duplicates_dropped = int(duplicated.sum())
@@ -172,7 +186,7 @@ def clean(
             counts.extra["rows_dropped_missing_target"] = int(unlabeled.sum())
             frame = frame.loc[~unlabeled]
     if spec.outliers is not None:
-        frame = handle_outliers(frame, spec.outliers, features, counts)
+        frame = handle_outliers(frame, spec.outliers, features, counts, fitted)
     if spec.missing_values is not None:
-        frame = handle_missing(frame, spec.missing_values, features, counts)
-    return frame.reset_index(drop=True), counts
+        frame = handle_missing(frame, spec.missing_values, features, counts, fitted)
+    return frame.reset_index(drop=True), counts, fitted

@@ -25,7 +25,7 @@ from modelops.artifacts.errors import (
     InvalidArtifactURIError,
     StorageUnavailableError,
 )
-from modelops.trainer import (
+from modelops.contract.jobs import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_OK,
@@ -33,6 +33,8 @@ from modelops.trainer import (
     REASON_BAD_INPUT,
     REASON_INTERNAL,
     REASON_TRANSIENT,
+    PrepareJobArgs,
+    TrainJobArgs,
 )
 from modelops.trainer.errors import BadInputError, SpecError, TransientError
 from modelops.trainer.spec import parse_spec, spec_object
@@ -77,23 +79,19 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from modelops.artifacts.store import ArtifactStore
+def _store(job: PrepareJobArgs | TrainJobArgs, s3_endpoint: str | None) -> Any:
+    """The namespace's part of the store: everything the Job reads or writes is under it."""
+    from modelops.artifacts.store import ArtifactStore, namespace_root
 
     try:
-        return ArtifactStore.from_uri(args.store, endpoint_url=args.s3_endpoint)
+        return ArtifactStore.from_uri(namespace_root(job.store, job.namespace), endpoint_url=s3_endpoint)
     except InvalidArtifactURIError as e:
-        raise SpecError(f"--store: {e}") from e
+        raise SpecError(f"--store/--namespace: {e}") from e
 
 
-def _prepare(args: argparse.Namespace) -> BaseModel:
-    # Arrow's own allocator cannot reuse the heap pandas freed while cleaning, so
-    # writing Parquet would stack fresh pages on top of it (about 20% higher peak
-    # RSS, see bench/training). Arrow reads this once, before its first allocation.
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+def prepare_args(args: argparse.Namespace) -> PrepareJobArgs:
+    """The prepare Job's arguments: the spec, with the shortcut flags applied over it."""
     from modelops.api.dataset import DatasetSpec
-    from modelops.trainer.prepare import run_prepare
-    from modelops.trainer.sources import SourceLocations
 
     data = _spec_dict(args)
     if args.builtin:
@@ -105,18 +103,13 @@ def _prepare(args: argparse.Namespace) -> BaseModel:
     if args.target:
         data["target"] = args.target
     spec = parse_spec(DatasetSpec, data)
-    defaults = SourceLocations()
-    locations = SourceLocations(
-        source_dir=args.source_dir or defaults.source_dir,
-        pvc_root=args.pvc_root or defaults.pvc_root,
-        source_file=args.source_file,
-    )
-    return run_prepare(name=_check_name(args.name), store=_store(args), spec=spec, locations=locations)
+    return PrepareJobArgs(namespace=args.namespace, name=_check_name(args.name), store=args.store, spec=spec)
 
 
-def _train(args: argparse.Namespace) -> BaseModel:
+def train_args(args: argparse.Namespace) -> TrainJobArgs:
+    """The train Job's arguments: the spec, with `--dataset` and the shortcut flags applied over it."""
     from modelops.api.trainingrun import TrainingRunSpec
-    from modelops.trainer.train import parse_dataset_ref, run_train
+    from modelops.trainer.train import parse_dataset_ref
 
     data = _spec_dict(args)
     # --dataset names the version to train on (the operator resolves the CR's
@@ -130,7 +123,39 @@ def _train(args: argparse.Namespace) -> BaseModel:
     if args.seed is not None:
         data.setdefault("split", {})["seed"] = args.seed
     spec = parse_spec(TrainingRunSpec, data)
-    return run_train(name=_check_name(args.name), store=_store(args), spec=spec, n_jobs=args.n_jobs)
+    return TrainJobArgs(
+        namespace=args.namespace,
+        name=_check_name(args.name),
+        store=args.store,
+        dataset=dataset,
+        dataset_version=version,
+        spec=spec,
+    )
+
+
+def _prepare(args: argparse.Namespace) -> BaseModel:
+    # Arrow's own allocator cannot reuse the heap pandas freed while cleaning, so
+    # writing Parquet would stack fresh pages on top of it (about 20% higher peak
+    # RSS, see bench/training). Arrow reads this once, before its first allocation.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    from modelops.trainer.prepare import run_prepare
+    from modelops.trainer.sources import SourceLocations
+
+    job = prepare_args(args)
+    defaults = SourceLocations()
+    locations = SourceLocations(
+        source_dir=args.source_dir or defaults.source_dir,
+        pvc_root=args.pvc_root or defaults.pvc_root,
+        source_file=args.source_file,
+    )
+    return run_prepare(name=job.name, store=_store(job, args.s3_endpoint), spec=job.spec, locations=locations)
+
+
+def _train(args: argparse.Namespace) -> BaseModel:
+    from modelops.trainer.train import run_train
+
+    job = train_args(args)
+    return run_train(name=job.name, store=_store(job, args.s3_endpoint), spec=job.spec, n_jobs=args.n_jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--name", required=True, help="the CR's name: datasets/<name> or models/<name>")
+        sub.add_argument(
+            "--name", required=True, help="the CR's name: <namespace>/datasets/<name> or .../models/<name>"
+        )
+        sub.add_argument("--namespace", default="default", help="the CR's namespace: its own prefix in the store")
         sub.add_argument("--store", required=True, help="artifact store root: file://, pvc:// or s3://bucket/prefix")
         sub.add_argument("--spec-json", help="the CR's .spec as JSON")
         sub.add_argument("--spec-file", help="a file holding the .spec as JSON")

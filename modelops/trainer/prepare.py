@@ -13,8 +13,8 @@ import pandas as pd
 
 from modelops.api.dataset import DatasetSpec, DataValidation, Governance
 from modelops.artifacts.dataset_format import DatasetManifest, dataset_reldir, frame_to_parquet, save_dataset
-from modelops.artifacts.metadata import DatasetResult
 from modelops.artifacts.store import ArtifactStore
+from modelops.contract.jobs import DatasetResult
 from modelops.trainer.cleaning import clean
 from modelops.trainer.errors import QualityGateError, SpecError
 from modelops.trainer.governance import apply_governance
@@ -67,6 +67,21 @@ def normalise_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def nullable_features(features: Sequence[str], raw_missing: dict[str, float], spec: DatasetSpec) -> set[str]:
+    """Features a prediction request may leave out: as declared, else those the data had missing values in.
+
+    A model trained without any missing value in a column has no business guessing one: a request
+    that leaves it out gets a 422 naming it, unless the Dataset declared the column nullable.
+    """
+    declared = {rule.name: rule.nullable for rule in (spec.validation.columns if spec.validation else [])}
+    nullable = set()
+    for name in features:
+        choice = declared.get(name)
+        if choice if choice is not None else raw_missing.get(name, 0.0) > 0:
+            nullable.add(name)
+    return nullable
+
+
 def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations: SourceLocations) -> DatasetResult:
     raw, source = load_source(spec.source, locations)
     raw.columns = [str(c) for c in raw.columns]
@@ -87,7 +102,7 @@ def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations
     raw_missing = missing_fractions(selected, columns)
     missing_cells = int(selected[columns].isna().to_numpy().sum())
 
-    cleaned, counts = clean(selected, spec.cleaning, features=features, target=target)
+    cleaned, counts, fitted = clean(selected, spec.cleaning, features=features, target=target)
     del selected
     check_quality(raw_missing, cleaned, spec.validation or DataValidation())
     if len(cleaned) == 0:
@@ -120,11 +135,12 @@ def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations
             version=version,
             target=target,
             features=features,
-            feature_schema=feature_schema(cleaned, features, nullable=True),
+            feature_schema=feature_schema(cleaned, features, nullable=nullable_features(features, raw_missing, spec)),
             rows=len(cleaned),
             columns=len(cleaned.columns),
             quality=quality,
             source=source,
+            cleaning=fitted,
         )
         uri = save_dataset(store, manifest, data=frame_to_parquet(cleaned), profile=profile, report_html=report)
         log.info("wrote dataset version %s", uri)

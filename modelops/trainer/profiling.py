@@ -6,12 +6,13 @@ serving counts live values into the same histogram bins and categories.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
 from modelops.artifacts.metadata import (
+    OTHER_CATEGORY,
     CategoricalProfile,
     DatasetProfile,
     FeatureSchema,
@@ -23,7 +24,6 @@ from modelops.trainer.cleaning import is_numeric
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 10
 MAX_CATEGORIES = 100
-OTHER_CATEGORY = "__other__"
 
 
 def numeric_profile(column: pd.Series) -> NumericProfile:
@@ -85,8 +85,8 @@ def feature_type(column: pd.Series) -> FeatureType:
     return "category"
 
 
-def feature_schema(frame: pd.DataFrame, features: Sequence[str], *, nullable: bool) -> list[FeatureSchema]:
-    """The model's inputs in order; `nullable` says whether the pipeline imputes."""
+def feature_schema(frame: pd.DataFrame, features: Sequence[str], *, nullable: Collection[str]) -> list[FeatureSchema]:
+    """The model's inputs in order; `nullable` names those a request may leave out (the pipeline imputes)."""
     schema = []
     for name in features:
         column = frame[name]
@@ -99,10 +99,10 @@ def feature_schema(frame: pd.DataFrame, features: Sequence[str], *, nullable: bo
                     type=kind,
                     minimum=float(observed.min()) if observed.size else None,
                     maximum=float(observed.max()) if observed.size else None,
-                    nullable=nullable,
+                    nullable=name in nullable,
                 )
             )
         else:
             categories = sorted(column.dropna().astype(str).unique().tolist())
-            schema.append(FeatureSchema(name=name, type=kind, categories=categories, nullable=nullable))
+            schema.append(FeatureSchema(name=name, type=kind, categories=categories, nullable=name in nullable))
     return schema

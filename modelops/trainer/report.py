@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelops.artifacts.metadata import CategoricalProfile, DatasetProfile, NumericProfile
+from modelops.artifacts.metadata import OTHER_CATEGORY, CategoricalProfile, DatasetProfile, NumericProfile
 from modelops.trainer.cleaning import is_numeric
-from modelops.trainer.profiling import OTHER_CATEGORY
 
 MAX_HISTOGRAMS = 36
 MAX_CORRELATION_COLUMNS = 30

@@ -22,12 +22,11 @@ from modelops.artifacts.errors import (
     StorageUnavailableError,
 )
 from modelops.artifacts.store import s3_filesystem, translate_errors
+from modelops.contract.jobs import PVC_ROOT, SOURCE_DIR
 from modelops.trainer.errors import SourceError, TransientError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SOURCE_DIR = "/etc/modelops/source"
-DEFAULT_PVC_ROOT = "/mnt/pvc"
 BUILTIN_TARGET = "target"
 CSV_CHUNK_ROWS = 200_000
 
@@ -36,8 +35,8 @@ CSV_CHUNK_ROWS = 200_000
 class SourceLocations:
     """Where the Job's mounts are; the operator and these defaults must agree."""
 
-    source_dir: str = field(default_factory=lambda: os.environ.get("MODELOPS_SOURCE_DIR", DEFAULT_SOURCE_DIR))
-    pvc_root: str = field(default_factory=lambda: os.environ.get("MODELOPS_PVC_ROOT", DEFAULT_PVC_ROOT))
+    source_dir: str = field(default_factory=lambda: os.environ.get("MODELOPS_SOURCE_DIR", SOURCE_DIR))
+    pvc_root: str = field(default_factory=lambda: os.environ.get("MODELOPS_PVC_ROOT", PVC_ROOT))
     source_file: str | None = None  # CLI override: read this file whatever the spec says
 
 

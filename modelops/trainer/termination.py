@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from modelops.contract.jobs import TERMINATION_MESSAGE_PATH
+
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 4096
-DEFAULT_PATH = "/dev/termination-log"
 PATH_ENV = "TERMINATION_MESSAGE_PATH"
 
 
@@ -27,7 +28,7 @@ def termination_path(explicit: str | None) -> tuple[str, bool]:
         return explicit, True
     if env := os.environ.get(PATH_ENV):
         return env, True
-    return DEFAULT_PATH, False
+    return TERMINATION_MESSAGE_PATH, False
 
 
 def _dump(payload: dict[str, Any]) -> str:

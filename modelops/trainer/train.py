@@ -21,10 +21,11 @@ import pandas as pd
 
 import modelops
 from modelops.api.trainingrun import TrainingRunSpec
-from modelops.artifacts.dataset_format import LoadedDataset, dataset_reldir, load_dataset
-from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task, TrainResult
+from modelops.artifacts.dataset_format import ColumnCleaning, LoadedDataset, dataset_reldir, load_dataset
+from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task
 from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_from, model_reldir, save_model
 from modelops.artifacts.store import ArtifactStore
+from modelops.contract.jobs import TrainResult
 from modelops.trainer.algorithms import Algorithm, check_task, get_algorithm, make_estimator
 from modelops.trainer.errors import DatasetNotFoundError, SpecError
 from modelops.trainer.gates import apply_gates, check_gate_names
@@ -131,6 +132,7 @@ def _result_from(
         sha256=metadata.files[MODEL_FILE],
         best_hyperparameters=best,
         trials=trials,
+        code_version=metadata.libraries.get("modelops"),
     )
 
 
@@ -179,6 +181,7 @@ class _Plan:
     search: _Search | None
     dataset_ref: str
     version: str
+    cleaning: dict[str, ColumnCleaning]
 
 
 def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec) -> _Plan:
@@ -214,6 +217,8 @@ def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec) ->
             "tuning": spec.tuning.model_dump(mode="json") if spec.tuning else None,
             "features": features,
             "target": target,
+            # The row-wise cleaning is the pipeline's first step: a different one is a different model.
+            "cleaning": {name: rule.model_dump(mode="json") for name, rule in sorted(manifest.cleaning.items())},
             "libraries": library_versions(),
         }
     )
@@ -227,6 +232,7 @@ def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec) ->
         search=search,
         dataset_ref=dataset_ref,
         version=version,
+        cleaning=dict(manifest.cleaning),
     )
 
 
@@ -254,7 +260,7 @@ def _train_on(
         log.info("model version %s already stored; reporting it", plan.version)
         return _reuse(store, reldir, spec)
 
-    pipeline = build_pipeline(plan.schema, plan.estimator, scale=algorithm.scale)
+    pipeline = build_pipeline(plan.schema, plan.estimator, scale=algorithm.scale, cleaning=plan.cleaning)
     train = plan.splits.train
     y_train = train.y if plan.task != "clustering" else None
     best: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-VERSION_LENGTH = 16
+from modelops.api.common import VERSION_LENGTH
 
 
 def dataset_version(frame: pd.DataFrame, *, target: str | None) -> str:

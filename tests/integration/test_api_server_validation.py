@@ -72,35 +72,39 @@ INVALID = {
         "spec: {datasetRef: {name: d}, model: {algorithm: svm}, validation: {minMetrics: {acc: 0.9}}}",
         ["spec.validation.minMetrics", "minMetrics keys must be known metrics"],
     ),
+    "model uri that names no model version": (
+        f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\nspec: {{model: {{uri: 's3://bucket/models/m'}}}}",
+        ["spec.model.uri", "uri must name a model version: <store>/<namespace>/models/<name>/<16 hex digits>"],
+    ),
     "min replicas above max": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
-        "spec: {model: {uri: 's3://b/m'}, replicas: {min: 4, max: 2}}",
+        "spec: {model: {uri: 's3://b/ns/models/m/0123456789abcdef'}, replicas: {min: 4, max: 2}}",
         ["spec.replicas", "replicas.min must be less than or equal to replicas.max"],
     ),
     "wrong type": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
-        "spec: {model: {uri: 's3://b/m'}, replicas: {min: two}}",
+        "spec: {model: {uri: 's3://b/ns/models/m/0123456789abcdef'}, replicas: {min: two}}",
         [".spec.replicas.min", "expected numeric (int or float), got string"],
     ),
     "two model sources": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
-        "spec: {model: {uri: 's3://b/m', trainingRunRef: {name: r}}}",
+        "spec: {model: {uri: 's3://b/ns/models/m/0123456789abcdef', trainingRunRef: {name: r}}}",
         ["spec.model", "exactly one of trainingRunRef, fromLatest, uri must be set"],
     ),
     "retraining without a template": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
-        "spec: {model: {uri: 's3://b/m'}, retraining: {policy: OnDrift}}",
+        "spec: {model: {uri: 's3://b/ns/models/m/0123456789abcdef'}, retraining: {policy: OnDrift}}",
         ["spec.retraining", "template is required unless policy is Never"],
     ),
     "cron schedule with three fields": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
-        "spec: {model: {uri: 's3://b/m'}, retraining: {policy: Schedule, schedule: '0 * *',"
+        "spec: {model: {uri: 's3://b/ns/models/m/0123456789abcdef'}, retraining: {policy: Schedule, schedule: '0 * *',"
         " template: {datasetRef: {name: d}, model: {algorithm: ridge}}}}",
         ["spec.retraining.schedule", "should match"],
     ),
     "zero autoscaling target": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\n"
-        "spec: {model: {uri: 's3://b/m'}, autoscaling: {metric: cpu, target: 0}}",
+        "spec: {model: {uri: 's3://b/ns/models/m/0123456789abcdef'}, autoscaling: {metric: cpu, target: 0}}",
         ["spec.autoscaling.target", "should be greater than 0"],
     ),
 }

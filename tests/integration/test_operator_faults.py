@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from modelops.contract.serving import ENV_PREFIX
 from modelops.testing import ProcessKubelet
 from modelops.testing.waiting import apply_objects, get_object, has_phase, patch_status, status_of, wait_for
 
@@ -28,11 +29,24 @@ def events_of(kubectl: Kubectl, namespace: str, name: str) -> list[dict[str, Any
     return [e for e in items if e["involvedObject"]["name"] == name]
 
 
-def model_uri_of(kubectl: Kubectl, namespace: str, name: str = "iris") -> str | None:
-    """The MODEL_URI the serving Deployment's container gets."""
+MODEL_URI_ENV = f"{ENV_PREFIX}MODEL_URI"
+
+
+def serving_env(kubectl: Kubectl, namespace: str, name: str = "iris") -> dict[str, str]:
+    """The environment the serving Deployment's container is given."""
     dep = get_object(kubectl, namespace, "deployment", name) or {}
     env = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0].get("env", [])
-    return next((e.get("value") for e in env if e["name"] == "MODEL_URI"), None)
+    return {e["name"]: e.get("value") for e in env}
+
+
+def model_uri_of(kubectl: Kubectl, namespace: str, name: str = "iris") -> str | None:
+    """The model URI the serving Deployment's container is told."""
+    return serving_env(kubectl, namespace, name).get(MODEL_URI_ENV)
+
+
+def stored(operator: Any, namespace: str, name: str, version: str = "0123456789abcdef") -> str:
+    """The URI of a model version in the namespace's part of the operator's store."""
+    return f"file://{operator.store}/{namespace}/models/{name}/{version}"
 
 
 def dataset(name: str, **spec: Any) -> dict[str, Any]:
@@ -117,13 +131,13 @@ def test_missing_references_wait_with_a_reason_and_no_error_spam(
 def test_cluster_wide_operator_with_a_cluster_role_serves_any_namespace(
     kubectl: Kubectl, namespace: str, operator: Any
 ) -> None:
-    apply_objects(kubectl, namespace, served("m", {"uri": "file:///models/m/1"}))
+    apply_objects(kubectl, namespace, served("m", {"uri": stored(operator, namespace, "m")}))
     wait_for("Ready", has_phase(kubectl, namespace, "md", "m", "Ready"), alive=operator.exited)
     assert "namespaces=all" in operator.logs()
 
 
 def test_deleted_or_edited_children_are_put_back(kubectl: Kubectl, namespace: str, operator: Any) -> None:
-    uri = "file:///models/iris/v1"
+    uri = stored(operator, namespace, "iris")
     apply_objects(kubectl, namespace, served("iris", {"uri": uri}))
     first = wait_for(
         "the Deployment", lambda: get_object(kubectl, namespace, "deployment", "iris"), alive=operator.exited
@@ -141,9 +155,9 @@ def test_deleted_or_edited_children_are_put_back(kubectl: Kubectl, namespace: st
     )
     assert again
 
-    kubectl("set", "env", "deployment/iris", "-n", namespace, "MODEL_URI=file:///somewhere/else")
+    kubectl("set", "env", "deployment/iris", "-n", namespace, f"{MODEL_URI_ENV}=file:///somewhere/else")
 
-    wait_for("MODEL_URI put back", lambda: model_uri_of(kubectl, namespace) == uri, alive=operator.exited)
+    wait_for("the model URI put back", lambda: model_uri_of(kubectl, namespace) == uri, alive=operator.exited)
     kubectl("delete", "service", "iris", "-n", namespace)
     wait_for("the Service back", lambda: get_object(kubectl, namespace, "service", "iris"), alive=operator.exited)
 
@@ -193,7 +207,7 @@ def test_liveness_and_metrics_endpoints_answer(kubectl: Kubectl, namespace: str,
         "MODELOPS_METRICS_PORT": str(prom),
     }
     operator.start()
-    apply_objects(kubectl, namespace, served("m", {"uri": "file:///models/m/1"}))
+    apply_objects(kubectl, namespace, served("m", {"uri": stored(operator, namespace, "m")}))
     wait_for("Ready", has_phase(kubectl, namespace, "md", "m", "Ready"), alive=operator.exited)
 
     def body(url: str) -> str:
@@ -229,7 +243,7 @@ def test_a_new_model_rolls_out_and_from_latest_follows_the_newest_run(
             "phase": "Succeeded",
             "observedGeneration": 1,
             "completionTime": finished,
-            "model": {"uri": f"file:///models/{name}/v", "version": name},
+            "model": {"uri": stored(operator, namespace, name), "version": name},
         }
         patch_status(kubectl, namespace, "tr", name, done)
     apply_objects(kubectl, namespace, served("iris", {"fromLatest": {"matchLabels": {"app": "iris"}}}))
@@ -249,10 +263,11 @@ def test_a_new_model_rolls_out_and_from_latest_follows_the_newest_run(
     dep = get_object(kubectl, namespace, "deployment", "iris")
     assert dep is not None
     env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["MODEL_URI"] == "file:///models/rf-1/v"
+    assert env[MODEL_URI_ENV] == stored(operator, namespace, "rf-1")
     assert dep["metadata"]["generation"] >= 2  # the pod template changed: a rolling update, same Deployment
     history = status_of(kubectl, namespace, "md", "iris")["history"]
-    assert [h["run"] for h in history] == ["rf-2", "rf-1"]
+    # The watch may show rf-1 a moment before rf-2's status arrives: the last two promotions tell the story.
+    assert [h["run"] for h in history][-2:] == ["rf-2", "rf-1"]
     assert "Promoted" in [e["reason"] for e in events_of(kubectl, namespace, "iris")]
 
 
@@ -297,7 +312,7 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
         template = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
         md = served(
             "iris",
-            {"uri": "file:///models/iris/v1"},
+            {"uri": stored(operator, namespace, "iris")},
             monitoring={"interval": "1s", "drift": {"method": "psi", "threshold": 0.2}},
             retraining={"policy": "OnDrift", "template": template, "cooldown": "1h"},
         )
@@ -317,7 +332,8 @@ def test_drift_starts_a_retraining_and_the_passed_run_is_promoted(
         assert "Retraining" in [e["reason"] for e in events_of(kubectl, namespace, "iris")]
 
         # The run passes its gates (its status written here instead of training): it is promoted.
-        done = {"phase": "Succeeded", "observedGeneration": 1, "model": {"uri": "file:///models/r/2", "version": "2"}}
+        retrained = stored(operator, namespace, "r", "fedcba9876543210")
+        done = {"phase": "Succeeded", "observedGeneration": 1, "model": {"uri": retrained, "version": "2"}}
         patch_status(kubectl, namespace, "tr", "iris-retrain-1", done)
         wait_for(
             "promoted",
@@ -354,7 +370,9 @@ def test_a_schedule_starts_one_retraining_per_cron_tick_without_metrics(
 ) -> None:
     template = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
     retraining = {"policy": "Schedule", "schedule": "* * * * *", "template": template, "cooldown": "0s"}
-    apply_objects(kubectl, namespace, served("iris", {"uri": "file:///models/iris/v1"}, retraining=retraining))
+    apply_objects(
+        kubectl, namespace, served("iris", {"uri": stored(operator, namespace, "iris")}, retraining=retraining)
+    )
 
     # the first minute tick after creation: at most 60 s away
     run = wait_for(
@@ -385,7 +403,7 @@ def test_a_promoted_model_that_does_worse_is_rolled_back_to_the_previous_one(
         template = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
         md = served(
             "iris",
-            {"uri": "file:///models/iris/v1"},
+            {"uri": stored(operator, namespace, "iris")},
             monitoring={"interval": "1s", "performance": {"metric": "accuracy", "min": 0.8}},
             retraining={"policy": "OnDegradation", "template": template, "cooldown": "1h", "rollback": True},
         )
@@ -396,15 +414,21 @@ def test_a_promoted_model_that_does_worse_is_rolled_back_to_the_previous_one(
         assert st["baseline"] == 0.75
 
         metrics[0] = live_accuracy(0.9)  # the new model does better at first: it stays
-        done = {"phase": "Succeeded", "observedGeneration": 1, "model": {"uri": "file:///models/r/2", "version": "2"}}
+        retrained = stored(operator, namespace, "r", "fedcba9876543210")
+        done = {"phase": "Succeeded", "observedGeneration": 1, "model": {"uri": retrained, "version": "2"}}
         patch_status(kubectl, namespace, "tr", "iris-retrain-1", done)
-        wait_for("promoted", lambda: model_uri_of(kubectl, namespace) == "file:///models/r/2", alive=operator.exited)
+        wait_for("promoted", lambda: model_uri_of(kubectl, namespace) == retrained, alive=operator.exited)
+        # Served under the ModelDeployment's name, whichever model: the endpoint never moves.
+        assert serving_env(kubectl, namespace)[f"{ENV_PREFIX}MODEL_NAME"] == "iris"
 
         metrics[0] = live_accuracy(0.6)  # then below the minimum
         wait_for(
-            "rolled back", lambda: model_uri_of(kubectl, namespace) == "file:///models/iris/v1", alive=operator.exited
+            "rolled back",
+            lambda: model_uri_of(kubectl, namespace) == stored(operator, namespace, "iris"),
+            alive=operator.exited,
         )
         status = status_of(kubectl, namespace, "md", "iris")
-        assert status["retraining"]["rolledBack"] is True and status["model"]["version"] == "v1"
+        assert status["retraining"]["rolledBack"] is True and status["model"]["version"] == "0123456789abcdef"
+        assert serving_env(kubectl, namespace)[f"{ENV_PREFIX}MODEL_NAME"] == "iris"
         (event,) = [e for e in events_of(kubectl, namespace, "iris") if e["reason"] == "RolledBack"]
         assert event["type"] == "Warning" and "accuracy=0.600 of iris-retrain-1" in event["message"]

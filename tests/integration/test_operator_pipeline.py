@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
 
-from modelops.testing import ProcessKubelet
-from modelops.testing.waiting import apply_objects, get_object, has_phase, wait_for
+from modelops.artifacts.model_format import load_model
+from modelops.testing import ControlPlane, ProcessKubelet
+from modelops.testing.s3server import free_port
+from modelops.testing.waiting import apply_objects, get_object, has_phase, status_of, wait_for
+from modelops.trainer.sources import load_builtin
+
+from .conftest import MANUAL_POD_SELECTOR
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +62,7 @@ def test_dataset_to_served_model_with_real_training(
     run = get_object(kubectl, namespace, "trainingrun", "iris-lr")
     assert run is not None
     model = run["status"]["model"]
-    assert model["uri"].startswith(f"file://{operator.store}/models/iris-lr/")
+    assert model["uri"].startswith(f"file://{operator.store}/{namespace}/models/iris-lr/")
     assert run["status"]["datasetVersion"] == ds["status"]["version"]
     assert run["status"]["score"].startswith("accuracy=")
 
@@ -77,7 +86,8 @@ def test_dataset_to_served_model_with_real_training(
     deployment = get_object(kubectl, namespace, "deployment", "iris")
     assert deployment is not None
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["MODEL_URI"] == model["uri"]
+    assert env["MODELOPS_SERVING_MODEL_URI"] == model["uri"]
+    assert env["MODELOPS_SERVING_MODEL_NAME"] == "iris"
 
     # one prepare and one train pod ran, for real
     assert len(process_kubelet.runs) == 2
@@ -96,11 +106,65 @@ def _quick(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def quickstart_docs() -> list[dict[str, Any]]:
+    return [_quick(yaml.safe_load(p.read_text())) for p in sorted(QUICKSTART.glob("*.yaml"))]
+
+
+def test_the_quickstart_model_answers_at_the_endpoint_its_status_advertises(
+    kubectl: Callable[..., Any], namespace: str, operator: Any, control_plane: ControlPlane
+) -> None:
+    # The serving pod runs for real too: the ProcessKubelet runs every pod carrying the label.
+    # All its processes share the loopback address, so the server gets a free port of its own.
+    label = MANUAL_POD_SELECTOR.split("=")[0]
+    operator.stop()
+    operator.extra_env = {"MODELOPS_SERVING_POD_LABELS": json.dumps({label: "true"})}
+    operator.start()
+    port = free_port()
+    with ProcessKubelet(
+        control_plane.kubeconfig,
+        selector=MANUAL_POD_SELECTOR,
+        namespace=namespace,
+        executables={"python": sys.executable, "python3": sys.executable},
+        overrides={"MODELOPS_SERVING_PORT": str(port), "MODELOPS_SERVING_HOST": "127.0.0.1"},
+        timeout=300,
+    ):
+        kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(quickstart_docs()))
+        wait_for(
+            "ModelDeployment Ready",
+            has_phase(kubectl, namespace, "md", "breast-cancer", "Ready"),
+            timeout=240,
+            alive=operator.exited,
+        )
+        status = status_of(kubectl, namespace, "md", "breast-cancer")
+        path = urlsplit(status["endpoint"]).path
+        server = f"http://127.0.0.1:{port}"
+        wait_for("the server ready", lambda: _answers(f"{server}/v2/health/ready"), timeout=120)
+
+        rows = load_builtin("breast_cancer").drop(columns=["target"]).head(5)
+        body = {
+            "inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": "FP64", "data": rows.values.tolist()}]
+        }
+        answer = httpx.post(f"{server}{path}/infer", json=body, timeout=30)
+
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_name"] == "breast-cancer"
+        assert answer.json()["model_version"] == status["model"]["version"]
+        assert answer.headers["modelops-model-version"] == status["model"]["version"]
+        fitted = load_model(status["model"]["uri"]).pipeline
+        assert answer.json()["outputs"][0]["data"] == fitted.predict(rows).tolist()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def test_quickstart_with_kubectl_reaches_ready_and_describe_tells_the_story(
     kubectl: Callable[..., Any], namespace: str, operator: Any, process_kubelet: ProcessKubelet
 ) -> None:
-    docs = [_quick(yaml.safe_load(p.read_text())) for p in sorted(QUICKSTART.glob("*.yaml"))]
-    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs))
+    kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(quickstart_docs()))
 
     seen: dict[str, list[str]] = {}
 

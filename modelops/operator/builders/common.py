@@ -4,32 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelops.api.common import ResourceRequirements
+from modelops.api.objects import ApiObject
 from modelops.operator.settings import OperatorSettings
 
 Manifest = dict[str, Any]
 TMP_VOLUME = "tmp"
 STORE_VOLUME = "store"
+# The Dockerfile's USER: the image's own files belong to it.
+IMAGE_UID = 10001
 
 
-def owner_reference(owner: Manifest) -> Manifest:
-    """The controller reference that makes the garbage collector delete the child with its owner."""
-    meta = owner["metadata"]
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def metadata(owner: Manifest, name: str, labels: dict[str, str], annotations: dict[str, str] | None = None) -> Manifest:
+def metadata(
+    owner: ApiObject[Any, Any], name: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> Manifest:
     meta: Manifest = {
         "name": name,
-        "namespace": owner["metadata"]["namespace"],
+        "namespace": owner.namespace,
         "labels": dict(labels),
-        "ownerReferences": [owner_reference(owner)],
+        "ownerReferences": [owner.owner_reference()],
     }
     if annotations:
         meta["annotations"] = dict(annotations)
@@ -39,9 +32,9 @@ def metadata(owner: Manifest, name: str, labels: dict[str, str], annotations: di
 def pod_security_context() -> Manifest:
     return {
         "runAsNonRoot": True,
-        "runAsUser": 65532,
-        "runAsGroup": 65532,
-        "fsGroup": 65532,
+        "runAsUser": IMAGE_UID,
+        "runAsGroup": IMAGE_UID,
+        "fsGroup": IMAGE_UID,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
@@ -54,12 +47,12 @@ def container_security_context() -> Manifest:
     }
 
 
-def resources(spec_resources: Manifest | None, defaults: dict[str, dict[str, str]]) -> Manifest:
+def resources(given: ResourceRequirements | None, defaults: ResourceRequirements) -> Manifest:
     """The spec's requests/limits, each falling back to the operator's defaults."""
-    given = spec_resources or {}
     out: Manifest = {}
     for key in ("requests", "limits"):
-        value = given.get(key) if given.get(key) is not None else defaults.get(key)
+        value = getattr(given, key, None) if given is not None else None
+        value = value if value is not None else getattr(defaults, key)
         if value:
             out[key] = dict(value)
     return out
@@ -80,11 +73,15 @@ def volume_mounts(settings: OperatorSettings) -> list[Manifest]:
     return out
 
 
-def store_env(settings: OperatorSettings) -> list[Manifest]:
+def env(variables: dict[str, str]) -> list[Manifest]:
+    return [{"name": name, "value": value} for name, value in variables.items()]
+
+
+def store_env(settings: OperatorSettings) -> dict[str, str]:
     """How an s3:// store is reached: its endpoint; the credentials come from `store_env_from`."""
     if settings.store_scheme == "s3" and settings.store_s3_endpoint:
-        return [{"name": "AWS_ENDPOINT_URL", "value": settings.store_s3_endpoint}]
-    return []
+        return {"AWS_ENDPOINT_URL": settings.store_s3_endpoint}
+    return {}
 
 
 def store_env_from(settings: OperatorSettings) -> list[Manifest]:

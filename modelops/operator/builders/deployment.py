@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from modelops.api.common import ModelVersion
+from modelops.api.objects import ModelDeployment
+from modelops.contract.serving import ServingContract
 from modelops.operator import naming
 from modelops.operator.builders.common import (
     Manifest,
     container_security_context,
+    env,
     metadata,
     pod_security_context,
     resources,
@@ -14,17 +18,30 @@ from modelops.operator.builders.common import (
     volume_mounts,
     volumes,
 )
+from modelops.operator.decisions.modeldeployment import VERSION_LABEL, version_label
 from modelops.operator.settings import OperatorSettings
 
-PORT = 8080
 CONTAINER = "server"
 COMPONENT = "serving"
-PRESTOP_SECONDS = 5
+# The pods' own owner is a ReplicaSet: this names the ModelDeployment in full (labels are cut at 63).
+OWNER_ANNOTATION = "modelops.io/modeldeployment"
+# Endpoints drop a terminating pod a moment after SIGTERM; until then the server keeps accepting.
+PRESTOP_SLEEP_SECONDS = 5
 
 
-def selector_labels(owner_name: str) -> dict[str, str]:
+def selector_labels(md: ModelDeployment) -> dict[str, str]:
     """The Deployment's selector: immutable, so only labels that never change."""
-    return {"modelops.io/modeldeployment": naming.bounded(owner_name), naming.COMPONENT_LABEL: COMPONENT}
+    return {naming.owner_label(md.kind): naming.bounded(md.name), naming.COMPONENT_LABEL: COMPONENT}
+
+
+def serving_contract(md: ModelDeployment, model: ModelVersion) -> ServingContract:
+    """What the serving pods are told: the model, the name it is served under, how to monitor it."""
+    monitoring = md.spec.monitoring
+    contract = ServingContract(model_uri=model.uri, model_name=md.name)
+    if monitoring is None:
+        return contract
+    update = {"drift": monitoring.drift, "performance": monitoring.performance}
+    return contract.model_copy(update={key: value for key, value in update.items() if value is not None})
 
 
 def _probe(path: str, period: int, failures: int) -> Manifest:
@@ -36,53 +53,53 @@ def _probe(path: str, period: int, failures: int) -> Manifest:
     }
 
 
-def serving_deployment(owner: Manifest, *, model_uri: str, model_version: str, settings: OperatorSettings) -> Manifest:
-    """Deployment of a ModelDeployment. A new `model_uri` changes the pod template: a rolling update."""
-    name = owner["metadata"]["name"]
-    labels = naming.labels(owner["kind"], name, COMPONENT)
-    spec = owner["spec"]
+def serving_deployment(md: ModelDeployment, model: ModelVersion, settings: OperatorSettings) -> Manifest:
+    """Deployment of a ModelDeployment. A new model changes the pod template: a rolling update."""
+    contract = serving_contract(md, model)
+    labels = naming.labels(md.kind, md.name, COMPONENT)
     container: Manifest = {
         "name": CONTAINER,
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "modelops.serving"],
-        "env": [
-            {"name": "MODEL_URI", "value": model_uri},
-            {"name": "MODEL_NAME", "value": name},
-            {"name": "HOME", "value": "/tmp"},
-            *store_env(settings),
-        ],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": env({**contract.env(), "HOME": "/tmp", **store_env(settings)}),
+        "ports": [{"name": "http", "containerPort": contract.port, "protocol": "TCP"}],
         "livenessProbe": _probe("/v2/health/live", 10, 3),
         "readinessProbe": _probe("/v2/health/ready", 5, 3),
         # Loading and warming a model can take a while; do not let liveness kill it meanwhile.
         "startupProbe": _probe("/v2/health/live", 2, 60),
-        # A terminating pod is removed from the Service's endpoints while it gets SIGTERM, and
-        # kube-proxies apply that a moment later: keep serving meanwhile, or a rolling update
-        # refuses connections (measured on a real node: 12 refused in one rollout without this).
-        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
-        "resources": resources(spec.get("resources"), settings.serving_resources),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+        "resources": resources(md.spec.resources, settings.serving_resources),
         "securityContext": container_security_context(),
+        # A server that cannot load its model says why on stderr and exits: that becomes the
+        # termination message the operator reports as the ModelDeployment's Degraded reason.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": volume_mounts(settings),
     }
     if env_from := store_env_from(settings):
         container["envFrom"] = env_from
-    pod_labels = {**labels, **selector_labels(name), "modelops.io/model-version": model_version[:63]}
+    pod_labels = {
+        **settings.serving_pod_labels,
+        **labels,
+        **selector_labels(md),
+        VERSION_LABEL: version_label(model.version),
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(owner, naming.serving_name(name), labels),
-        # No `replicas`: the HPA owns it; an apply that set it would fight the autoscaler.
+        "metadata": metadata(md, naming.serving_name(md.name), labels),
+        # No `replicas`: the autoscaler owns it; an apply that set it would fight the autoscaler.
         "spec": {
-            "selector": {"matchLabels": selector_labels(name)},
+            "selector": {"matchLabels": selector_labels(md)},
             "revisionHistoryLimit": 5,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
                 "metadata": {
                     "labels": pod_labels,
                     "annotations": {
+                        OWNER_ANNOTATION: md.name,
                         "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(PORT),
+                        "prometheus.io/port": str(contract.port),
                         "prometheus.io/path": "/metrics",
                     },
                 },

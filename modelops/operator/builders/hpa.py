@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from modelops.api.modeldeployment import Autoscaling
+from modelops.api.objects import ModelDeployment
+from modelops.contract.metrics import CUSTOM_METRIC_NAMES
 from modelops.operator import naming
 from modelops.operator.builders.common import Manifest, metadata
 from modelops.operator.builders.deployment import COMPONENT
 
-# Names as prometheus-adapter exposes the serving pods' series (see modelops/serving/metrics.py).
-POD_METRICS = {
-    "requestsPerSecond": "modelops_requests_per_second",
-    "latencyP95": "modelops_request_duration_seconds_p95",
-    "inflight": "modelops_requests_in_flight",
-}
+# Without `spec.autoscaling`, scale on CPU: it works on every cluster with metrics-server, no adapter.
 DEFAULT_CPU_UTILIZATION = 80
 
 
@@ -24,10 +20,9 @@ def quantity(value: float) -> str:
     return f"{round(value * 1000)}m"
 
 
-def _metric(autoscaling: dict[str, Any] | None) -> Manifest:
-    if not autoscaling or autoscaling.get("metric") == "cpu":
-        # No serving metric asked for: CPU works on every cluster (metrics-server), no adapter needed.
-        target = round(autoscaling["target"]) if autoscaling else DEFAULT_CPU_UTILIZATION
+def _metric(autoscaling: Autoscaling | None) -> Manifest:
+    if autoscaling is None or autoscaling.metric == "cpu":
+        target = round(autoscaling.target) if autoscaling else DEFAULT_CPU_UTILIZATION
         return {
             "type": "Resource",
             "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": max(1, target)}},
@@ -35,24 +30,22 @@ def _metric(autoscaling: dict[str, Any] | None) -> Manifest:
     return {
         "type": "Pods",
         "pods": {
-            "metric": {"name": POD_METRICS[autoscaling.get("metric", "requestsPerSecond")]},
-            "target": {"type": "AverageValue", "averageValue": quantity(float(autoscaling["target"]))},
+            "metric": {"name": CUSTOM_METRIC_NAMES[autoscaling.metric]},
+            "target": {"type": "AverageValue", "averageValue": quantity(autoscaling.target)},
         },
     }
 
 
-def serving_hpa(owner: Manifest) -> Manifest:
-    name = owner["metadata"]["name"]
-    spec = owner["spec"]
-    replicas = spec.get("replicas") or {}
+def serving_hpa(md: ModelDeployment) -> Manifest:
+    name = naming.serving_name(md.name)
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": metadata(owner, naming.serving_name(name), naming.labels(owner["kind"], name, COMPONENT)),
+        "metadata": metadata(md, name, naming.labels(md.kind, md.name, COMPONENT)),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": naming.serving_name(name)},
-            "minReplicas": int(replicas.get("min", 1)),
-            "maxReplicas": int(replicas.get("max", 3)),
-            "metrics": [_metric(spec.get("autoscaling"))],
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": md.spec.replicas.min,
+            "maxReplicas": md.spec.replicas.max,
+            "metrics": [_metric(md.spec.autoscaling)],
         },
     }

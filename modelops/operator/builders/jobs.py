@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
+from typing import Any
 
+from modelops.api.dataset import DatasetSpec
+from modelops.api.objects import ApiObject, Dataset, TrainingRun
+from modelops.contract.jobs import (
+    EXIT_BAD_INPUT,
+    PVC_ROOT,
+    SOURCE_DIR,
+    TERMINATION_MESSAGE_PATH,
+    PrepareJobArgs,
+    TrainJobArgs,
+)
 from modelops.operator import naming
 from modelops.operator.builders.common import (
     Manifest,
     container_security_context,
+    env,
     metadata,
     pod_security_context,
     resources,
@@ -16,56 +28,59 @@ from modelops.operator.builders.common import (
     volume_mounts,
     volumes,
 )
+from modelops.operator.naming import JobRun
 from modelops.operator.settings import OperatorSettings
-from modelops.trainer import EXIT_BAD_INPUT
 
 CONTAINER = "trainer"
 
 
-SOURCE_DIR = "/etc/modelops/source"  # modelops.trainer.sources.DEFAULT_SOURCE_DIR
-PVC_ROOT = "/mnt/pvc"  # modelops.trainer.sources.DEFAULT_PVC_ROOT
+@dataclass(frozen=True)
+class SourceAccess:
+    """What lets the prepare Job read a Dataset's source where the trainer looks for it."""
+
+    volumes: list[Manifest] = field(default_factory=list)
+    mounts: list[Manifest] = field(default_factory=list)
+    env_from: list[Manifest] = field(default_factory=list)
 
 
-def source_access(dataset_spec: Manifest) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
-    """(volumes, mounts, envFrom) that let the prepare Job read a Dataset's source where the trainer looks."""
-    source = dataset_spec.get("source", {})
-    if cm := source.get("configMap"):
-        volume = {"name": "source", "configMap": {"name": cm["name"], "items": [{"key": cm["key"], "path": cm["key"]}]}}
-        return [volume], [{"name": "source", "mountPath": SOURCE_DIR, "readOnly": True}], []
-    if pvc := source.get("pvc"):
-        volume = {"name": "source", "persistentVolumeClaim": {"claimName": pvc["claimName"], "readOnly": True}}
-        mount = {"name": "source", "mountPath": f"{PVC_ROOT}/{pvc['claimName']}", "readOnly": True}
-        return [volume], [mount], []
-    if (s3 := source.get("s3")) and s3.get("secretRef"):
-        return [], [], [{"secretRef": {"name": s3["secretRef"]["name"]}}]
-    return [], [], []
+def source_access(spec: DatasetSpec) -> SourceAccess:
+    source = spec.source
+    if (cm := source.config_map) is not None:
+        volume = {"name": "source", "configMap": {"name": cm.name, "items": [{"key": cm.key, "path": cm.key}]}}
+        return SourceAccess([volume], [{"name": "source", "mountPath": SOURCE_DIR, "readOnly": True}])
+    if (pvc := source.pvc) is not None:
+        volume = {"name": "source", "persistentVolumeClaim": {"claimName": pvc.claim_name, "readOnly": True}}
+        mount = {"name": "source", "mountPath": f"{PVC_ROOT}/{pvc.claim_name}", "readOnly": True}
+        return SourceAccess([volume], [mount])
+    if (s3 := source.s3) is not None and s3.secret_ref is not None:
+        return SourceAccess(env_from=[{"secretRef": {"name": s3.secret_ref.name}}])
+    return SourceAccess()
 
 
 def _job(
-    owner: Manifest,
+    owner: ApiObject[Any, Any],
     name: str,
     component: str,
-    args: list[str],
+    argv: list[str],
     settings: OperatorSettings,
-    access: tuple[list[Manifest], list[Manifest], list[Manifest]] = ([], [], []),
+    access: SourceAccess,
 ) -> Manifest:
-    kind = owner["kind"]
-    labels = naming.labels(kind, owner["metadata"]["name"], component)
+    labels = naming.labels(owner.kind, owner.name, component)
     container: Manifest = {
         "name": CONTAINER,
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "modelops.trainer"],
-        "args": args,
-        "env": [{"name": "HOME", "value": "/tmp"}, *store_env(settings)],
-        "resources": resources(owner["spec"].get("resources"), settings.job_resources),
+        "args": argv,
+        "env": env({"HOME": "/tmp", **store_env(settings)}),
+        "resources": resources(owner.spec.resources, settings.job_resources),
         "securityContext": container_security_context(),
-        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
         # The trainer writes its JSON result there; a crash before that still leaves the log tail.
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [*volume_mounts(settings), *access[1]],
+        "volumeMounts": [*volume_mounts(settings), *access.mounts],
     }
-    if env_from := [*store_env_from(settings), *access[2]]:
+    if env_from := [*store_env_from(settings), *access.env_from]:
         container["envFrom"] = env_from
     return {
         "apiVersion": "batch/v1",
@@ -95,39 +110,28 @@ def _job(
                     "enableServiceLinks": False,
                     "securityContext": pod_security_context(),
                     "containers": [container],
-                    "volumes": [*volumes(settings), *access[0]],
+                    "volumes": [*volumes(settings), *access.volumes],
                 },
             },
         },
     }
 
 
-def prepare_job(dataset: Manifest, *, generation: int, run: int, settings: OperatorSettings) -> Manifest:
+def prepare_job(ds: Dataset, run: JobRun, settings: OperatorSettings) -> Manifest:
     """The Job that ingests, cleans, checks and versions a Dataset's data."""
-    name = dataset["metadata"]["name"]
-    args = ["prepare", "--name", name, "--store", settings.store, "--spec-json", _spec_json(dataset)]
-    job_name = naming.prepare_job_name(name, generation, run)
-    return _job(dataset, job_name, "prepare", args, settings, source_access(dataset["spec"]))
+    args = PrepareJobArgs(namespace=ds.namespace, name=ds.name, store=settings.store, spec=ds.spec)
+    job_name = naming.prepare_job_name(ds.name, run)
+    return _job(ds, job_name, "prepare", args.argv(), settings, source_access(ds.spec))
 
 
-def train_job(
-    training_run: Manifest, *, generation: int, dataset: str, dataset_version: str, settings: OperatorSettings
-) -> Manifest:
+def train_job(tr: TrainingRun, dataset_version: str, settings: OperatorSettings) -> Manifest:
     """The Job that fits, tunes, evaluates and saves a TrainingRun's model on a pinned dataset version."""
-    name = training_run["metadata"]["name"]
-    args = [
-        "train",
-        "--name",
-        name,
-        "--store",
-        settings.store,
-        "--dataset",
-        f"{dataset}@{dataset_version}",
-        "--spec-json",
-        _spec_json(training_run),
-    ]
-    return _job(training_run, naming.train_job_name(name, generation), "train", args, settings)
-
-
-def _spec_json(owner: Manifest) -> str:
-    return json.dumps(owner["spec"], separators=(",", ":"), sort_keys=True)
+    args = TrainJobArgs(
+        namespace=tr.namespace,
+        name=tr.name,
+        store=settings.store,
+        dataset=tr.spec.dataset_ref.name,
+        dataset_version=dataset_version,
+        spec=tr.spec,
+    )
+    return _job(tr, naming.train_job_name(tr.name, tr.generation), "train", args.argv(), settings, SourceAccess())

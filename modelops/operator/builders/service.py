@@ -1,27 +1,28 @@
-"""The Service in front of the serving pods: port 80 (`http`) to the container's 8080."""
+"""The Service in front of the serving pods: port 80 (`http`) to the container's named port."""
 
 from __future__ import annotations
 
+from modelops.api.objects import ModelDeployment
 from modelops.operator import naming
 from modelops.operator.builders.common import Manifest, metadata
-from modelops.operator.builders.deployment import COMPONENT, PORT, selector_labels
+from modelops.operator.builders.deployment import COMPONENT, selector_labels
+
+PORT = 80
 
 
-def serving_service(owner: Manifest) -> Manifest:
-    name = owner["metadata"]["name"]
+def serving_service(md: ModelDeployment) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(owner, naming.serving_name(name), naming.labels(owner["kind"], name, COMPONENT)),
+        "metadata": metadata(md, naming.serving_name(md.name), naming.labels(md.kind, md.name, COMPONENT)),
         "spec": {
             "type": "ClusterIP",
-            "selector": selector_labels(name),
-            "ports": [{"name": "http", "port": 80, "targetPort": PORT, "protocol": "TCP"}],
+            "selector": selector_labels(md),
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
 
-def endpoint(owner: Manifest) -> str:
-    """The in-cluster URL of the model (Open Inference Protocol V2 path)."""
-    meta = owner["metadata"]
-    return f"http://{naming.serving_name(meta['name'])}.{meta['namespace']}.svc.cluster.local/v2/models/{meta['name']}"
+def endpoint(md: ModelDeployment) -> str:
+    """The in-cluster URL of the model (Open Inference Protocol V2 path); served under the MD's name."""
+    return f"http://{naming.serving_name(md.name)}.{md.namespace}.svc.cluster.local/v2/models/{md.name}"

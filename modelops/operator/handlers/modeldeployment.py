@@ -1,146 +1,98 @@
-"""ModelDeployment: resolve the model, apply Deployment/Service/HPA/PDB, mirror the rollout in status."""
+"""ModelDeployment: resolve the model, apply Deployment/Service/HPA/PDB, mirror the rollout in status.
+
+The rollout is followed through the watch on the Deployment (its status changes wake this
+reconcile); failing serving pods come from the pod watch (`Context.failures`).
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from typing import Any
-
-import kopf
-
-from modelops.operator import decisions, metrics
+from modelops.api.common import ModelVersion
+from modelops.api.objects import ModelDeployment, TrainingRun
+from modelops.operator import metrics
 from modelops.operator.builders.deployment import serving_deployment
 from modelops.operator.builders.hpa import serving_hpa
 from modelops.operator.builders.pdb import serving_pdb
 from modelops.operator.builders.service import endpoint, serving_service
-from modelops.operator.errors import outcomes
-from modelops.operator.handlers.context import Context, Manifest, register_kind
-from modelops.operator.handlers.monitoring import monitor
+from modelops.operator.decisions import modeldeployment as decide
+from modelops.operator.handlers.context import Context
+from modelops.operator.handlers.monitoring import monitor, next_look
 from modelops.operator.kube import MODEL_DEPLOYMENTS, TRAINING_RUNS
+from modelops.operator.views import DeploymentView
 
 
-def resolve(ctx: Context, obj: Manifest) -> decisions.ResolvedModel | decisions.Unresolved:
-    source = obj["spec"]["model"]
-    namespace = obj["metadata"]["namespace"]
-    if promoted := _retrained(ctx, obj):
-        return promoted
-    if ref := source.get("trainingRunRef"):
-        return decisions.model_from_run(ref["name"], ctx.kube.get(TRAINING_RUNS, namespace, ref["name"]))
-    if latest := source.get("fromLatest"):
-        labels: dict[str, str] = latest["matchLabels"]
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        return decisions.newest_succeeded(ctx.kube.list(TRAINING_RUNS, namespace, selector), labels)
-    uri = str(source["uri"])
-    return decisions.ResolvedModel(uri, uri.rstrip("/").rsplit("/", 1)[-1])
+def _from_spec(ctx: Context, md: ModelDeployment) -> ModelVersion | decide.Unresolved:
+    source = md.spec.model
+    if source.training_run_ref is not None:
+        name = source.training_run_ref.name
+        return decide.from_run(name, _run(ctx, md.namespace, name))
+    if source.from_latest is not None:
+        labels = source.from_latest.match_labels
+        runs = [
+            r for r in ctx.cache.items(TRAINING_RUNS.plural, TrainingRun, namespace=md.namespace) if selects(labels, r)
+        ]
+        return decide.newest_succeeded(runs, labels)
+    assert source.uri is not None  # ModelSource holds exactly one source
+    return decide.from_uri(source.uri)
 
 
-def _retrained(ctx: Context, obj: Manifest) -> decisions.ResolvedModel | None:
+def _retrained(ctx: Context, md: ModelDeployment) -> ModelVersion | None:
     """The model of the retraining run, once it succeeded, when the policy promotes automatically.
 
     After a rollback, the model it put back (until the next retraining or a change of the spec).
     """
-    retraining = (obj.get("status") or {}).get("retraining") or {}
-    policy = obj["spec"].get("retraining") or {}
-    if retraining.get("rolledBack") and (restored := retraining.get("restored")):
-        return decisions.ResolvedModel(restored["uri"], restored["version"], restored.get("run"))
-    if not retraining.get("run") or not policy.get("autoPromote", True) or policy.get("policy", "Never") == "Never":
+    retraining, policy = md.status.retraining, md.spec.retraining
+    if retraining is None:
         return None
-    run = ctx.kube.get(TRAINING_RUNS, obj["metadata"]["namespace"], retraining["run"])
-    found = decisions.model_from_run(retraining["run"], run)
-    return found if isinstance(found, decisions.ResolvedModel) else None
+    if retraining.rolled_back and retraining.restored is not None:
+        return retraining.restored
+    if retraining.run is None or policy is None or not policy.auto_promote or policy.policy == "Never":
+        return None
+    found = decide.from_run(retraining.run, _run(ctx, md.namespace, retraining.run))
+    return found if isinstance(found, ModelVersion) else None
 
 
-def reconcile(ctx: Context, obj: Manifest) -> None:
-    status = obj.get("status") or {}
-    if status.get("retraining") and status.get("observedGeneration") != obj["metadata"].get("generation"):
-        # The user changed the spec: their model choice wins over an earlier automatic promotion.
-        meta = obj["metadata"]
-        ctx.kube.patch_status(MODEL_DEPLOYMENTS, meta["namespace"], meta["name"], {"retraining": None})
-        obj["status"] = {**status, "retraining": None}
-    model = resolve(ctx, obj)
-    served = (obj.get("status") or {}).get("model") or {}
-    if isinstance(model, decisions.Unresolved) and served.get("uri"):
-        # The model went away (run deleted, label moved): keep serving what was promoted.
-        model = decisions.ResolvedModel(served["uri"], served["version"], served.get("run"))
-    deployment = None
-    if isinstance(model, decisions.ResolvedModel):
-        settings = ctx.settings
-        deployment = ctx.kube.apply(
-            serving_deployment(obj, model_uri=model.uri, model_version=model.version, settings=settings)
-        )
-        ctx.kube.apply(serving_service(obj))
-        ctx.kube.apply(serving_hpa(obj))
-        ctx.kube.apply(serving_pdb(obj))
-    plan = decisions.deployment_status(obj, model, deployment, endpoint(obj), ctx.clock())
-    ctx.write(MODEL_DEPLOYMENTS, obj, plan)
-    monitor(ctx, {**obj, "status": {**(obj.get("status") or {}), **plan.status}})
-
-
-class RolloutSchedule:
-    """When to re-read a rolling-out Deployment: after 1, 2, 4... polls, up to `longest` seconds apart."""
-
-    def __init__(self, first: float, longest: float) -> None:
-        self.first, self.longest = first, max(first, longest)
-        self._next: dict[str, tuple[float, float]] = {}  # uid: (due, current delay)
-        self._guard = threading.Lock()
-
-    def due(self, uid: str, now: float) -> bool:
-        with self._guard:
-            due, delay = self._next.get(uid, (0.0, 0.0))
-            if now - due > 4 * self.longest:  # not polled for long: a new rollout starts over
-                due, delay = 0.0, 0.0
-            if now < due:
-                return False
-            delay = min(max(2 * delay, self.first), self.longest)
-            self._next[uid] = (now + delay, delay)
-            return True
-
-    def forget(self, uid: str) -> None:
-        with self._guard:
-            self._next.pop(uid, None)
-
-
-def follow_rollout(ctx: Context, obj: Manifest) -> bool:
-    """One apply of the served Deployment (its answer carries the rollout's state); True when the phase changes.
-
-    The operator does not watch Deployments (the chart grants only create/patch on them), so without
-    this a finished rollout would show in the status only at the next resync.
-    """
-    status = obj.get("status") or {}
-    served = status.get("model") or {}
-    if status.get("observedGeneration") != obj["metadata"].get("generation") or not served.get("uri"):
-        return True  # the spec changed since the last reconcile: reconcile in full
-    model = decisions.ResolvedModel(served["uri"], served["version"], served.get("run"))
-    deployment = ctx.kube.apply(
-        serving_deployment(obj, model_uri=model.uri, model_version=model.version, settings=ctx.settings)
+def resolve(ctx: Context, md: ModelDeployment) -> ModelVersion | decide.Unresolved:
+    """The model to serve: a promoted retraining's, else the spec's; refused outside the namespace."""
+    model = _retrained(ctx, md) or _from_spec(ctx, md)
+    if isinstance(model, decide.Unresolved):
+        return model
+    settings = ctx.settings
+    refused = decide.outside_namespace(
+        model, own_prefix=settings.models_prefix(md.namespace), allowed=settings.allowed_model_prefixes
     )
-    plan = decisions.deployment_status(obj, model, deployment, endpoint(obj), ctx.clock())
-    return bool(plan.status.get("phase") != status.get("phase"))
+    return refused or model
 
 
-def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
-    register_kind(registry, ctx, MODEL_DEPLOYMENTS, "ModelDeployment", reconcile)
-    schedule = RolloutSchedule(ctx.settings.rollout_poll_interval, ctx.settings.rollout_poll_max)
+def reconcile(ctx: Context, md: ModelDeployment) -> float | None:
+    """Seconds until the monitoring or the retraining schedule is due next, when either is set."""
+    stored = md
+    if md.status.retraining is not None and md.status.observed_generation != md.generation:
+        # The user changed the spec: their model choice wins over an earlier automatic promotion.
+        md = md.model_copy(update={"status": md.status.model_copy(update={"retraining": None})})
+    model = resolve(ctx, md)
+    served = md.status.model
+    if isinstance(model, decide.Unresolved) and not model.terminal and served is not None:
+        # The model went away (run deleted, label moved): keep serving what was promoted.
+        model = served
+    deployment: DeploymentView | None = None
+    if isinstance(model, ModelVersion):
+        stored_deployment, *_ = ctx.apply_all(
+            [serving_deployment(md, model, ctx.settings), serving_service(md), serving_hpa(md), serving_pdb(md)]
+        )
+        deployment = DeploymentView.model_validate(stored_deployment)
+    pods = ctx.failures.of(md.namespace, md.name)
+    plan = decide.decide(md, model, deployment, pods, endpoint(md), ctx.clock())
+    if any(event.reason == "Promoted" for event in plan.events):
+        metrics.PROMOTIONS.labels(namespace=md.namespace, modeldeployment=md.name).inc()
+    monitor(ctx, md.model_copy(update={"status": plan.status}), plan)
+    ctx.write(MODEL_DEPLOYMENTS, stored, plan)
+    return next_look(md, ctx.clock())
 
-    def rolling_out(namespace: str, name: str, uid: str, **_: Any) -> None:
-        if not schedule.due(uid, time.monotonic()):
-            return
-        with ctx.exclusive(uid), metrics.observed("ModelDeployment"), outcomes():
-            obj = ctx.kube.get(MODEL_DEPLOYMENTS, namespace, name)
-            if obj is None or obj["metadata"].get("deletionTimestamp"):
-                schedule.forget(uid)
-                return
-            obj.setdefault("apiVersion", MODEL_DEPLOYMENTS.api_version)
-            obj.setdefault("kind", "ModelDeployment")
-            if (obj.get("status") or {}).get("phase") == "Deploying" and not follow_rollout(ctx, obj):
-                return
-            schedule.forget(uid)
-            reconcile(ctx, obj)
 
-    follow: Callable[..., None] = rolling_out
-    # Runs only while status.phase is Deploying: kopf stops the timer when the filter stops matching.
-    group, version = MODEL_DEPLOYMENTS.api_version.split("/")
-    interval = ctx.settings.rollout_poll_interval
-    kopf.timer(group, version, MODEL_DEPLOYMENTS.plural, registry=registry, id="follow-rollout", interval=interval,
-               initial_delay=interval, field="status.phase", value="Deploying")(follow)  # fmt: skip
+def _run(ctx: Context, namespace: str, name: str) -> TrainingRun | None:
+    return ctx.cache.get(TRAINING_RUNS.plural, TrainingRun, namespace=namespace, name=name)
+
+
+def selects(labels: dict[str, str], run: TrainingRun) -> bool:
+    """Whether a fromLatest selector matches the run."""
+    return all(run.metadata.labels.get(key) == value for key, value in labels.items())

@@ -1,108 +1,113 @@
-"""Reading a served model's metrics and starting a retraining under the ModelDeployment's policy."""
+"""Reading a served model's metrics, and retraining or rolling back under the ModelDeployment's policy."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import threading
-import time
-import urllib.request
 
-from modelops.operator import naming
+from croniter import croniter
+
+from modelops.api.modeldeployment import ModelDeploymentStatus, RetrainingStatus
+from modelops.api.objects import ModelDeployment, TrainingRun
+from modelops.operator import metrics, naming
 from modelops.operator.builders.trainingrun import RETRAIN_OF, retraining_run, retraining_run_name
-from modelops.operator.conditions import now_iso
-from modelops.operator.decisions import parse_duration
-from modelops.operator.handlers.context import Context, Manifest
-from modelops.operator.kube import MODEL_DEPLOYMENTS, TRAINING_RUNS
-from modelops.operator.monitoring import Observation, parse_metrics, retrain_reason, rollback, schedule_reason
+from modelops.operator.clock import now_iso, parse_duration
+from modelops.operator.decisions.retraining import (
+    Observation,
+    Retrain,
+    retrain_on_metrics,
+    retrain_on_schedule,
+    rollback,
+)
+from modelops.operator.handlers.context import Context
+from modelops.operator.kube import TRAINING_RUNS
+from modelops.operator.status import Plan
 
 log = logging.getLogger("modelops.operator")
-_last_read: dict[str, float] = {}
-_guard = threading.Lock()
 
 
-def _due(uid: str, interval: float) -> bool:
-    """Read at most once per `monitoring.interval` (in memory: a restart reads at once, which is harmless)."""
-    now = time.monotonic()
-    with _guard:
-        if now - _last_read.get(uid, -float("inf")) < interval:
-            return False
-        _last_read[uid] = now
-        return True
-
-
-def _fetch(url: str, timeout: float) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return str(response.read().decode("utf-8", "replace"))
-    except OSError as error:
-        # Serving not reachable yet (or no network path from here): nothing to decide on; try next interval.
-        log.debug("cannot read metrics at %s: %s", url, error)
-        return None
-
-
-def _observe(ctx: Context, obj: Manifest) -> Observation | None:
+def _observe(ctx: Context, md: ModelDeployment) -> Observation | None:
     """The serving metrics, at most once per `monitoring.interval`; None when not due or unreachable."""
-    monitoring, meta = obj["spec"].get("monitoring"), obj["metadata"]
-    if not monitoring:
+    monitoring = md.spec.monitoring
+    if monitoring is None or not ctx.reads.due(md.metadata.uid, parse_duration(monitoring.interval).total_seconds()):
         return None
-    interval = parse_duration(monitoring.get("interval", "60s"))
-    if not _due(meta["uid"], interval.total_seconds() if interval else 60.0):
-        return None
-    url = ctx.settings.monitoring_url.format(service=naming.serving_name(meta["name"]), namespace=meta["namespace"])
-    text = _fetch(url, ctx.settings.monitoring_timeout)
-    if text is None:
-        return None
-    drift = monitoring.get("drift") or {}
-    return parse_metrics(text, method=drift.get("method", "psi"), threshold=float(drift.get("threshold", 0.2)))
+    return ctx.metrics_source.observe(md)
 
 
-def _performance_metric(spec: Manifest) -> str:
-    return str(((spec.get("monitoring") or {}).get("performance") or {}).get("metric", "accuracy"))
-
-
-def monitor(ctx: Context, obj: Manifest) -> None:
-    """Update `status.monitoring`; start a TrainingRun from the template when the policy says so.
-
-    A `Schedule` policy needs no metrics: it is decided on every reconcile from the status alone.
-    """
-    spec, meta, status = obj["spec"], obj["metadata"], obj.get("status") or {}
-    if status.get("phase") != "Ready":
-        return
+def _start_retraining(
+    ctx: Context, md: ModelDeployment, due: Retrain, observed: Observation | None
+) -> RetrainingStatus | None:
+    """Create the retraining TrainingRun (unless one was made moments ago, before a restart)."""
+    started_by = naming.bounded(md.name)
+    runs = [
+        r
+        for r in ctx.cache.items(TRAINING_RUNS.plural, TrainingRun, namespace=md.namespace)
+        if r.metadata.labels.get(RETRAIN_OF) == started_by
+    ]
+    # A run created just before a restart, before its status write, still counts for the cooldown.
+    newest = max((r.metadata.creation_timestamp or "" for r in runs), default=None)
     now = ctx.clock()
-    created = meta.get("creationTimestamp")
-    update: Manifest = {}
-    observed = _observe(ctx, obj)
-    retraining = status.get("retraining") or {}
-    if observed is not None:
-        update["monitoring"] = observed.status()
-        if taken_back := rollback(spec, status, observed):
-            why, restored = taken_back
-            update["retraining"] = {**retraining, "rolledBack": True, "restored": restored}
-            ctx.event(obj, "Warning", "RolledBack", f"back to model {restored['version']}: {why}")
-            ctx.kube.patch_status(MODEL_DEPLOYMENTS, meta["namespace"], meta["name"], update)
-            return
-
-    def reason_since(last: str | None) -> tuple[str, str] | None:
-        """(why, Event type): drift or degradation is a Warning, a scheduled retraining is Normal."""
-        if observed is not None and (why := retrain_reason(spec, observed, last, now)):
-            return why, "Warning"
-        if why := schedule_reason(spec, last, created, now):
-            return why, "Normal"
+    if newest is not None and _retrain_due(md, observed, newest, now) is None:
         return None
+    name = retraining_run_name(md, len(runs) + 1)
+    ctx.create(retraining_run(md, name=name, reason=due.reason))
+    performance = md.spec.monitoring.performance if md.spec.monitoring else None
+    baseline = observed.live.get(performance.metric) if observed is not None and performance is not None else None
+    metrics.RETRAININGS.labels(namespace=md.namespace, modeldeployment=md.name, trigger=due.trigger).inc()
+    return RetrainingStatus(last_trigger=now_iso(now), reason=due.reason, run=name, baseline=baseline)
 
-    due = reason_since(retraining.get("lastTrigger"))
-    if due is not None:
-        reason, event_type = due
-        selector = f"{RETRAIN_OF}={naming.bounded(meta['name'])}"
-        runs = ctx.kube.list(TRAINING_RUNS, meta["namespace"], selector)
-        # A run created just before a restart, before its status write, still counts for the cooldown.
-        newest = max((r["metadata"].get("creationTimestamp") or "" for r in runs), default=None)
-        if newest is None or reason_since(newest) is not None:
-            name = retraining_run_name(meta["name"], len(runs) + 1)
-            ctx.kube.create_or_get(retraining_run(obj, name=name, reason=reason))
-            update["retraining"] = {"lastTrigger": now_iso(now), "reason": reason, "run": name}
-            if observed is not None and (baseline := observed.live.get(_performance_metric(spec))) is not None:
-                update["retraining"]["baseline"] = baseline
-            ctx.event(obj, event_type, "Retraining", f"started TrainingRun {name}: {reason}")
-    if any(status.get(k) != v for k, v in update.items()):
-        ctx.kube.patch_status(MODEL_DEPLOYMENTS, meta["namespace"], meta["name"], update)
+
+def _retrain_due(
+    md: ModelDeployment, observed: Observation | None, last: str | None, now: dt.datetime
+) -> Retrain | None:
+    """Why to retrain now, judged from the metrics when there are some, else from the schedule alone."""
+    if observed is not None and (due := retrain_on_metrics(md, observed, last, now)):
+        return due
+    return retrain_on_schedule(md, last, now)
+
+
+def next_look(md: ModelDeployment, now: dt.datetime) -> float | None:
+    """Seconds until this ModelDeployment's metrics are due to be read, or its schedule to tick."""
+    waits: list[float] = []
+    if md.spec.monitoring is not None:
+        waits.append(parse_duration(md.spec.monitoring.interval).total_seconds())
+    retraining = md.spec.retraining
+    if retraining is not None and retraining.policy == "Schedule" and retraining.schedule is not None:
+        tick: dt.datetime = croniter(retraining.schedule, now).get_next(dt.datetime)
+        waits.append((tick - now).total_seconds())
+    return min(waits) if waits else None
+
+
+def monitor(ctx: Context, md: ModelDeployment, plan: Plan[ModelDeploymentStatus]) -> None:
+    """Fill `status.monitoring`; roll back, or start a TrainingRun from the template, when the policy says so.
+
+    `md` carries the status decided so far (`plan.status`); only a Ready ModelDeployment is judged.
+    A `Schedule` policy needs no metrics: it is decided from the status alone.
+    """
+    status = plan.status
+    if status.phase != "Ready":
+        return
+    observed = _observe(ctx, md)
+    retraining = status.retraining
+    if observed is not None:
+        status = status.model_copy(update={"monitoring": observed.status()})
+        if taken_back := rollback(md, observed):
+            why, restored = taken_back
+            assert retraining is not None  # rollback() decides only on a run it started
+            status = status.model_copy(
+                update={"retraining": retraining.model_copy(update={"rolled_back": True, "restored": restored})}
+            )
+            plan.note("Warning", "RolledBack", f"back to model {restored.version}: {why}")
+            metrics.ROLLBACKS.labels(namespace=md.namespace, modeldeployment=md.name).inc()
+            plan.status = status
+            return
+    last = retraining.last_trigger if retraining else None
+    due = _retrain_due(md, observed, last, ctx.clock())
+    if due is not None and (started := _start_retraining(ctx, md, due, observed)) is not None:
+        status = status.model_copy(update={"retraining": started})
+        plan.note(
+            "Normal" if due.trigger == "schedule" else "Warning",
+            "Retraining",
+            f"started TrainingRun {started.run}: {due.reason}",
+        )
+    plan.status = status

@@ -54,7 +54,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
 def server(cancer_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server shared by a module's tests (they leave it serving)."""
     log = tmp_path_factory.mktemp("server") / "server.log"
-    running = launch([], log, server_env({**TEST_SETTINGS, "MODEL_URI": cancer_model.uri}))
+    running = launch([], log, server_env({**TEST_SETTINGS, "MODELOPS_SERVING_MODEL_URI": cancer_model.uri}))
     running.wait_ready()
     yield running
     assert running.stop() == 0, running.output()

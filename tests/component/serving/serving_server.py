@@ -86,7 +86,7 @@ StartServer = Callable[..., Server]
 
 # Small windows so a test fills them quickly; statistics recomputed at every scrape.
 TEST_SETTINGS = {
-    "MODELOPS_SERVING_DRIFT_WINDOW": "200",
+    "MODELOPS_SERVING_DRIFT": '{"window": 200}',
     "MODELOPS_SERVING_DRIFT_MIN_ROWS": "100",
     "MODELOPS_SERVING_STATS_CACHE_SECONDS": "0",
     "MODELOPS_SERVING_FEEDBACK_MIN_SAMPLES": "1",
@@ -96,7 +96,7 @@ TEST_SETTINGS = {
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without serving settings, plus `extra`."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_URI", "MODELOPS_SERVING_"))}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MODELOPS_SERVING_")}
     return {**inherited, **ENV, **(extra or {})}
 
 

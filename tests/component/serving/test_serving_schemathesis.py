@@ -28,7 +28,7 @@ from .serving_server import Server
 
 
 def _document() -> dict[str, Any]:
-    service = ModelService(ServingSettings(model_uri="file:///documentation/models/x/v1"))
+    service = ModelService(ServingSettings(model_uri="file:///documentation/ns/models/x/0123456789abcdef"))
     document: dict[str, Any] = create_app(service).api.openapi()
     return document
 

@@ -78,6 +78,7 @@ def _bad_cases(model: TrainedModel, rows: pd.DataFrame) -> list[tuple[str, bytes
     path = infer_path(model)
     row = rows.to_numpy().tolist()[0]
     renamed = [{"name": f"x{i}", "shape": [1], "datatype": "FP64", "data": [v]} for i, v in enumerate(row)]
+    named = dict(zip(rows.columns, row, strict=True))
     return [
         (path, json.dumps(v2([row[:29]])).encode(), 422, "has 29 features per row but the model takes 30"),
         (path, json.dumps({"inputs": renamed[:2]}).encode(), 422, "unknown inputs 'x0', 'x1'"),
@@ -88,8 +89,9 @@ def _bad_cases(model: TrainedModel, rows: pd.DataFrame) -> list[tuple[str, bytes
         (path, json.dumps(v2([])).encode(), 422, "empty batch"),
         (path, b'{"inputs": [{"name": "input-0", ', 400, "malformed JSON body"),
         (path, json.dumps(v2([row] * 300)).encode(), 413, "over the limit of 65536 bytes"),
-        ("/predict", json.dumps({"instances": [{"mean radius": "big"}]}).encode(), 422,
+        ("/predict", json.dumps({"instances": [{**named, "mean radius": "big"}]}).encode(), 422,
          "feature 'mean radius' expects a number but row 0 has str 'big'"),
+        ("/predict", json.dumps({"instances": [{}]}).encode(), 422, "row 0 lacks features 'mean radius'"),
         ("/predict", json.dumps({"instances": [{"colour": "red"}]}).encode(), 422, "unknown features 'colour'"),
         ("/feedback", json.dumps({"feedback": [{"prediction_id": "?", "label": "x"}]}).encode(), 422,
          "'?' is not a prediction id"),
@@ -125,7 +127,7 @@ def test_nan_is_refused_where_the_model_cannot_impute_it(start_server: StartServ
     pipeline = DecisionTreeClassifier(random_state=0).fit(frame[features], frame["target"])
     metadata = ModelMetadata(
         name="strict", version="v1", task="classification", algorithm="decision_tree", hyperparameters={},
-        target="target", features=feature_schema(frame, features, nullable=False), classes=list(pipeline.classes_),
+        target="target", features=feature_schema(frame, features, nullable=()), classes=list(pipeline.classes_),
         metrics={}, dataset="iris@x", profile=profile_frame(frame, features), onnx=OnnxExport(exported=False),
         libraries={}, files={},
     )  # fmt: skip

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from modelops.artifacts.dataset_format import load_dataset
-from modelops.artifacts.metadata import DatasetProfile, DatasetResult, NumericProfile
+from modelops.artifacts.metadata import DatasetProfile, NumericProfile
 from modelops.artifacts.store import open_artifact
-from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT
+from modelops.contract.jobs import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT, DatasetResult
 
 from .trainer_cli import CliRun, RunTrainer
 

@@ -11,8 +11,8 @@ import pytest
 from modelops.artifacts.errors import ArtifactNotFoundError, TamperedArtifactError
 from modelops.artifacts.model_format import load_model
 from modelops.artifacts.store import ArtifactStore, open_artifact, s3_filesystem
+from modelops.contract.jobs import EXIT_BAD_INPUT, EXIT_OK
 from modelops.testing.s3server import S3Server
-from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK
 
 from .trainer_cli import CliRun, RunTrainer
 
@@ -30,9 +30,9 @@ def test_prepare_and_train_round_trip_through_s3(run_trainer: RunTrainer, s3_ser
     )
 
     assert prepared.returncode == EXIT_OK, prepared.stderr
-    assert prepared.result["artifact"].startswith(f"{store}/datasets/iris/")
+    assert prepared.result["artifact"].startswith(f"{store}/default/datasets/iris/")
     assert trained.returncode == EXIT_OK, trained.stderr
-    assert trained.result["uri"] == f"{store}/models/iris-lr/{trained.result['version']}"
+    assert trained.result["uri"] == f"{store}/default/models/iris-lr/{trained.result['version']}"
     model = load_model(
         trained.result["uri"],
         endpoint_url=s3_server.endpoint,

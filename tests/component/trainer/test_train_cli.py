@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelops.artifacts.metadata import TrainResult
 from modelops.artifacts.model_format import load_model
 from modelops.artifacts.onnx_export import onnx_feed
-from modelops.artifacts.store import ArtifactStore
-from modelops.trainer import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT
+from modelops.artifacts.store import ArtifactStore, namespace_root
+from modelops.contract.jobs import EXIT_BAD_INPUT, EXIT_OK, EXIT_TRANSIENT, TrainResult
 
 from .trainer_cli import RunTrainer
 
@@ -92,7 +91,7 @@ def test_rerun_reports_the_stored_version_without_training_again(run_trainer: Ru
 
 
 def test_a_crs_whole_stored_spec_trains_on_the_pinned_dataset_version(run_trainer: RunTrainer, iris_store: str) -> None:
-    version = ArtifactStore.from_uri(iris_store).latest_version("datasets/iris")
+    version = ArtifactStore.from_uri(namespace_root(iris_store, "default")).latest_version("datasets/iris")
     stored = {  # as the API server keeps it: datasetRef unpinned, fields the Job itself does not need
         "datasetRef": {"name": "iris"},
         "model": {"algorithm": "knn", "hyperparameters": {}},

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
+from typing import Any
 
-from modelops.operator.builders.deployment import serving_deployment
+import pytest
+
+from modelops.api.common import ModelVersion
+from modelops.api.modeldeployment import DriftMonitoring
+from modelops.api.objects import ModelDeployment
+from modelops.api.trainingrun import TrainingRunSpec
+from modelops.contract.jobs import PrepareJobArgs, TrainJobArgs
+from modelops.operator.builders.deployment import serving_contract, serving_deployment
 from modelops.operator.builders.hpa import quantity, serving_hpa
 from modelops.operator.builders.jobs import prepare_job, train_job
 from modelops.operator.builders.pdb import serving_pdb
 from modelops.operator.builders.service import endpoint, serving_service
+from modelops.operator.builders.trainingrun import retraining_run
+from modelops.operator.naming import JobRun
 from modelops.operator.settings import OperatorSettings
+from modelops.serving.settings import ServingSettings
+from modelops.trainer.cli import build_parser, prepare_args, train_args
 
-from .operator_objects import owner
+from .operator_objects import MODEL_URI, dataset, model_deployment, training_run
 
-DS_SPEC = {"source": {"builtin": {"name": "iris"}}, "target": "target"}
-TR_SPEC = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
+DS_SPEC: dict[str, Any] = {"source": {"builtin": {"name": "iris"}}, "target": "target"}
+TR_SPEC: dict[str, Any] = {"datasetRef": {"name": "iris"}, "model": {"algorithm": "random_forest"}}
+MODEL = ModelVersion(uri=MODEL_URI, version="0123456789abcdef", run="rf")
+MD_SPEC: dict[str, Any] = {"model": {"uri": MODEL_URI}}
+
+
+def container_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    return dict(container)
 
 
 def test_prepare_job_is_named_after_generation_and_run_and_owned_by_the_dataset(settings: OperatorSettings) -> None:
-    job = prepare_job(owner("Dataset", "iris", DS_SPEC), generation=3, run=2, settings=settings)
+    job = prepare_job(dataset("iris", DS_SPEC), JobRun(3, 2), settings)
     assert job["metadata"]["name"] == "iris-prepare-3-2"
     (ref,) = job["metadata"]["ownerReferences"]
     assert ref == {
@@ -34,7 +53,7 @@ def test_prepare_job_is_named_after_generation_and_run_and_owned_by_the_dataset(
 
 
 def test_jobs_never_retry_bad_input_and_do_not_count_disruptions(settings: OperatorSettings) -> None:
-    spec = prepare_job(owner("Dataset", "iris", DS_SPEC), generation=1, run=0, settings=settings)["spec"]
+    spec = prepare_job(dataset("iris", DS_SPEC), JobRun(1, 0), settings)["spec"]
     rules = spec["podFailurePolicy"]["rules"]
     assert rules[0] == {
         "action": "FailJob",
@@ -46,9 +65,10 @@ def test_jobs_never_retry_bad_input_and_do_not_count_disruptions(settings: Opera
 
 
 def test_job_pods_are_locked_down_with_a_writable_tmp(settings: OperatorSettings) -> None:
-    pod = prepare_job(owner("Dataset", "iris", DS_SPEC), generation=1, run=0, settings=settings)["spec"]["template"]
+    pod = prepare_job(dataset("iris", DS_SPEC), JobRun(1, 0), settings)["spec"]["template"]
     (container,) = pod["spec"]["containers"]
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert pod["spec"]["securityContext"]["runAsUser"] == 10001  # the Dockerfile's USER
     assert pod["spec"]["automountServiceAccountToken"] is False
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
@@ -58,7 +78,7 @@ def test_job_pods_are_locked_down_with_a_writable_tmp(settings: OperatorSettings
 
 
 def test_pvc_store_is_mounted_where_its_uri_points(settings: OperatorSettings) -> None:
-    pod = prepare_job(owner("Dataset", "iris", DS_SPEC), generation=1, run=0, settings=settings)["spec"]["template"]
+    pod = prepare_job(dataset("iris", DS_SPEC), JobRun(1, 0), settings)["spec"]["template"]
     assert {"name": "store", "persistentVolumeClaim": {"claimName": "models"}} in pod["spec"]["volumes"]
     assert {"name": "store", "mountPath": "/data/store"} in pod["spec"]["containers"][0]["volumeMounts"]
 
@@ -67,88 +87,143 @@ def test_s3_store_gets_endpoint_and_credentials_from_env(settings: OperatorSetti
     s3 = settings.model_copy(
         update={"store": "s3://bucket/prefix", "store_s3_endpoint": "http://minio:9000", "store_s3_secret": "creds"}
     )
-    container = serving_deployment(
-        owner("ModelDeployment", "m", {"model": {"uri": "s3://b/m/1"}}),
-        model_uri="s3://b/m/1",
-        model_version="1",
-        settings=s3,
-    )["spec"]["template"]["spec"]["containers"][0]
+    container = container_of(serving_deployment(model_deployment("m", MD_SPEC), MODEL, s3))
     assert {"name": "AWS_ENDPOINT_URL", "value": "http://minio:9000"} in container["env"]
     assert container["envFrom"] == [{"secretRef": {"name": "creds"}}]
 
 
-def test_job_runs_the_trainer_with_the_whole_spec_and_the_store(settings: OperatorSettings) -> None:
-    job = train_job(
-        owner("TrainingRun", "rf", TR_SPEC), generation=1, dataset="iris", dataset_version="abc", settings=settings
-    )
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    args = container["args"]
+def test_the_trainer_parses_the_prepare_jobs_command_line_back_into_the_same_arguments(
+    settings: OperatorSettings,
+) -> None:
+    ds = dataset("iris", {**DS_SPEC, "cleaning": {"outliers": {"method": "iqr"}}, "refreshInterval": "1h"})
+    container = container_of(prepare_job(ds, JobRun(1, 0), settings))
     assert container["command"] == ["python", "-m", "modelops.trainer"]
-    assert args[:5] == ["train", "--name", "rf", "--store", "pvc:///data/store"]
-    assert args[args.index("--dataset") + 1] == "iris@abc"
-    assert json.loads(args[args.index("--spec-json") + 1]) == TR_SPEC
+
+    received = prepare_args(build_parser().parse_args(container["args"]))
+
+    assert received == PrepareJobArgs(namespace="ns", name="iris", store=settings.store, spec=ds.spec)
+
+
+def test_the_trainer_parses_the_train_jobs_command_line_back_into_the_same_arguments(
+    settings: OperatorSettings,
+) -> None:
+    tr = training_run("rf", {**TR_SPEC, "resources": {"requests": {"cpu": "2"}}, "tuning": {"parameters": {"a": [1]}}})
+    job = train_job(tr, "abc", settings)
     assert job["metadata"]["name"] == "rf-train-1"
+
+    received = train_args(build_parser().parse_args(container_of(job)["args"]))
+
+    assert received.dataset_version == "abc"
+    pinned = tr.spec.model_copy(update={"dataset_ref": tr.spec.dataset_ref.model_copy(update={"version": "abc"})})
+    assert received == TrainJobArgs(
+        namespace="ns", name="rf", store=settings.store, dataset="iris", dataset_version="abc", spec=pinned
+    )
 
 
 def test_spec_resources_win_over_defaults(settings: OperatorSettings) -> None:
-    spec = {**TR_SPEC, "resources": {"requests": {"cpu": "2"}}}
-    job = train_job(owner("TrainingRun", "rf", spec), generation=1, dataset="d", dataset_version="v", settings=settings)
-    resources = job["spec"]["template"]["spec"]["containers"][0]["resources"]
-    assert resources == {"requests": {"cpu": "2"}, "limits": settings.job_resources["limits"]}
+    tr = training_run("rf", {**TR_SPEC, "resources": {"requests": {"cpu": "2"}}})
+    resources = container_of(train_job(tr, "v", settings))["resources"]
+    assert resources == {"requests": {"cpu": "2"}, "limits": settings.job_resources.limits}
 
 
 def test_configmap_source_is_mounted_where_the_trainer_reads_it(settings: OperatorSettings) -> None:
-    spec = {"source": {"configMap": {"name": "csv", "key": "data.csv"}}}
-    pod = prepare_job(owner("Dataset", "d", spec), generation=1, run=0, settings=settings)["spec"]["template"]["spec"]
-    assert {"name": "source", "mountPath": "/etc/modelops/source", "readOnly": True} in pod["containers"][0][
-        "volumeMounts"
-    ]
+    ds = dataset("d", {"source": {"configMap": {"name": "csv", "key": "data.csv"}}})
+    mounts = container_of(prepare_job(ds, JobRun(1, 0), settings))["volumeMounts"]
+    assert {"name": "source", "mountPath": "/etc/modelops/source", "readOnly": True} in mounts
 
 
 def test_serving_deployment_rolls_without_downtime_and_leaves_replicas_to_the_hpa(settings: OperatorSettings) -> None:
-    md = owner("ModelDeployment", "iris", {"model": {"uri": "pvc:///data/store/models/iris/v1"}})
-    dep = serving_deployment(md, model_uri="pvc:///data/store/models/iris/v1", model_version="v1", settings=settings)
-    spec = dep["spec"]
+    spec = serving_deployment(model_deployment("iris", MD_SPEC), MODEL, settings)["spec"]
     assert "replicas" not in spec
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod = spec["template"]
     (container,) = pod["spec"]["containers"]
     assert container["command"] == ["python", "-m", "modelops.serving"]
-    assert {"name": "MODEL_URI", "value": "pvc:///data/store/models/iris/v1"} in container["env"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert pod["metadata"]["labels"]["modelops.io/model-version"] == "0123456789abcdef"
     assert spec["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
 
 
-def test_a_terminating_serving_pod_keeps_serving_until_the_service_has_dropped_it(settings: OperatorSettings) -> None:
-    md = owner("ModelDeployment", "iris", {"model": {"uri": "file:///m/1"}})
-    dep = serving_deployment(md, model_uri="file:///m/1", model_version="1", settings=settings)
-    (container,) = dep["spec"]["template"]["spec"]["containers"]
-    delay = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-    assert 0 < delay < dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+def served_settings(
+    md: ModelDeployment, settings: OperatorSettings, monkeypatch: pytest.MonkeyPatch
+) -> ServingSettings:
+    """What the real server parses from the environment the operator gives its container."""
+    for item in container_of(serving_deployment(md, MODEL, settings))["env"]:
+        monkeypatch.setenv(item["name"], item["value"])
+    return ServingSettings()
+
+
+MONITORING: dict[str, Any] = {
+    "drift": {"method": "ks", "threshold": 0.3, "window": 400},
+    "performance": {"metric": "f1", "min": 0.9, "window": 60},
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "read"),
+    [
+        ("drift.method", lambda s: s.drift.method),
+        ("drift.threshold", lambda s: s.drift.threshold),
+        ("drift.window", lambda s: s.drift.window),
+        ("performance.metric", lambda s: s.performance.metric),
+        ("performance.min", lambda s: s.performance.min),
+        ("performance.window", lambda s: s.feedback_window),
+    ],
+)
+def test_each_monitoring_field_of_the_spec_reaches_the_servers_settings(
+    field: str, read: Callable[[Any], Any], settings: OperatorSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    section, key = field.split(".")
+    md = model_deployment("iris", {**MD_SPEC, "monitoring": MONITORING})
+
+    assert read(served_settings(md, settings, monkeypatch)) == MONITORING[section][key]
+
+
+def test_the_server_serves_the_model_deployments_name_at_the_uri_it_was_given(
+    settings: OperatorSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received = served_settings(model_deployment("iris", MD_SPEC), settings, monkeypatch)
+
+    assert (received.model_uri, received.model_name) == (MODEL_URI, "iris")  # not the TrainingRun's name
+    assert received.drift == DriftMonitoring() and received.performance is None
+    (port,) = container_of(serving_deployment(model_deployment("iris", MD_SPEC), MODEL, settings))["ports"]
+    assert port["containerPort"] == received.port
+
+
+def test_the_served_name_stays_the_model_deployments_whatever_model_it_serves(settings: OperatorSettings) -> None:
+    md = model_deployment("iris", MD_SPEC)
+    retrained = ModelVersion(uri=f"{MODEL_URI[:-16]}fedcba9876543210", version="fedcba9876543210", run="iris-retrain-1")
+
+    names = {serving_contract(md, model).model_name for model in (MODEL, retrained)}
+
+    assert names == {"iris"}
 
 
 def test_a_new_model_changes_the_pod_template_but_not_the_selector(settings: OperatorSettings) -> None:
-    md = owner("ModelDeployment", "iris", {"model": {"uri": "file:///m/1"}})
-    one = serving_deployment(md, model_uri="file:///m/1", model_version="1", settings=settings)
-    two = serving_deployment(md, model_uri="file:///m/2", model_version="2", settings=settings)
+    md = model_deployment("iris", MD_SPEC)
+    other = ModelVersion(uri=f"{MODEL_URI[:-16]}fedcba9876543210", version="fedcba9876543210")
+    one, two = serving_deployment(md, MODEL, settings), serving_deployment(md, other, settings)
     assert one["spec"]["template"] != two["spec"]["template"]
     assert one["spec"]["selector"] == two["spec"]["selector"]
 
 
-def test_service_maps_port_80_to_the_server_and_names_the_endpoint() -> None:
-    md = owner("ModelDeployment", "iris", {"model": {"uri": "file:///m/1"}})
-    assert serving_service(md)["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]
+def test_service_maps_port_80_to_the_servers_named_port_and_names_the_endpoint() -> None:
+    md = model_deployment("iris", MD_SPEC)
+    assert serving_service(md)["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+    ]
     assert endpoint(md) == "http://iris.ns.svc.cluster.local/v2/models/iris"
 
 
 def test_hpa_scales_on_the_serving_request_rate() -> None:
-    md = owner(
-        "ModelDeployment",
+    md = model_deployment(
         "iris",
         {
-            "model": {"uri": "file:///m"},
+            **MD_SPEC,
             "replicas": {"min": 2, "max": 5},
             "autoscaling": {"metric": "requestsPerSecond", "target": 50},
         },
@@ -168,10 +243,9 @@ def test_hpa_scales_on_the_serving_request_rate() -> None:
 
 
 def test_hpa_uses_cpu_when_asked_or_when_no_autoscaling_is_given() -> None:
-    cpu = owner("ModelDeployment", "m", {"model": {"uri": "file:///m"}, "autoscaling": {"metric": "cpu", "target": 70}})
+    cpu = model_deployment("m", {**MD_SPEC, "autoscaling": {"metric": "cpu", "target": 70}})
     assert serving_hpa(cpu)["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
-    none = owner("ModelDeployment", "m", {"model": {"uri": "file:///m"}})
-    assert serving_hpa(none)["spec"]["metrics"][0]["type"] == "Resource"
+    assert serving_hpa(model_deployment("m", MD_SPEC))["spec"]["metrics"][0]["type"] == "Resource"
 
 
 def test_fractional_targets_are_milli_quantities() -> None:
@@ -179,8 +253,17 @@ def test_fractional_targets_are_milli_quantities() -> None:
 
 
 def test_pdb_keeps_one_pod_with_several_replicas_and_allows_a_drain_with_one() -> None:
-    many = owner("ModelDeployment", "m", {"model": {"uri": "file:///m"}, "replicas": {"min": 2, "max": 3}})
-    one = owner("ModelDeployment", "m", {"model": {"uri": "file:///m"}, "replicas": {"min": 1, "max": 3}})
+    many = model_deployment("m", {**MD_SPEC, "replicas": {"min": 2, "max": 3}})
+    one = model_deployment("m", {**MD_SPEC, "replicas": {"min": 1, "max": 3}})
     assert serving_pdb(many)["spec"]["minAvailable"] == 1
     assert serving_pdb(one)["spec"]["maxUnavailable"] == 1
     assert "minAvailable" not in serving_pdb(one)["spec"]
+
+
+def test_a_retraining_run_carries_the_template_and_who_started_it_why() -> None:
+    md = model_deployment("iris", {**MD_SPEC, "retraining": {"policy": "OnDrift", "template": TR_SPEC}})
+    run = retraining_run(md, name="iris-retrain-1", reason="drift psi=0.4 > 0.2")
+    assert TrainingRunSpec.model_validate(run["spec"]) == TrainingRunSpec.model_validate(TR_SPEC)
+    assert run["metadata"]["labels"]["modelops.io/retrain-of"] == "iris"
+    assert run["metadata"]["annotations"]["modelops.io/retrain-reason"] == "drift psi=0.4 > 0.2"
+    assert run["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from modelops.contract.jobs import DatasetResult
 from modelops.operator.jobstate import job_outcome
+from modelops.operator.views import JobView, PodView
+
+RESULT = DatasetResult(
+    name="iris", version="v1", rows=1, columns=1, artifact="a", report="r", profile="p", quality={}
+).model_dump_json()
 
 
-def job(*conditions: str, failed: int = 0, reason: str = "") -> dict[str, Any]:
+def job(*conditions: str, failed: int = 0, reason: str = "") -> JobView:
     conds = [{"type": c, "status": "True", "reason": reason} for c in conditions]
-    return {"status": {"conditions": conds, "failed": failed}}
+    return JobView.model_validate({"metadata": {"name": "j"}, "status": {"conditions": conds, "failed": failed}})
 
 
-def pod(exit_code: int, message: str, finished: str) -> dict[str, Any]:
+def pod(exit_code: int, message: str, finished: str) -> PodView:
     terminated = {"exitCode": exit_code, "message": message, "finishedAt": finished}
-    return {
-        "metadata": {"creationTimestamp": finished},
-        "status": {"containerStatuses": [{"state": {"terminated": terminated}}]},
-    }
+    return PodView.model_validate(
+        {
+            "metadata": {"name": f"p-{finished}", "creationTimestamp": finished},
+            "status": {"containerStatuses": [{"name": "trainer", "state": {"terminated": terminated}}]},
+        }
+    )
 
 
 def test_no_job_is_absent_and_an_unfinished_one_is_running() -> None:
@@ -25,13 +31,14 @@ def test_no_job_is_absent_and_an_unfinished_one_is_running() -> None:
     assert job_outcome(job(), []).state == "running"
 
 
-def test_a_complete_job_reports_the_successful_pods_message() -> None:
+def test_a_complete_job_reports_the_successful_pods_result() -> None:
     pods = [
         pod(75, '{"error":"s3 down","reason":"Transient"}', "2026-01-01T00:00:01Z"),
-        pod(0, '{"ok":1}', "2026-01-01T00:00:09Z"),
+        pod(0, RESULT, "2026-01-01T00:00:09Z"),
     ]
     outcome = job_outcome(job("Complete", failed=1), pods)
-    assert (outcome.state, outcome.result(), outcome.failed_pods) == ("succeeded", {"ok": 1}, 1)
+    assert (outcome.state, outcome.failed_pods) == ("succeeded", 1)
+    assert outcome.result(DatasetResult) == DatasetResult.model_validate_json(RESULT)
 
 
 def test_a_failed_job_reports_the_trainers_error() -> None:
@@ -40,6 +47,11 @@ def test_a_failed_job_reports_the_trainers_error() -> None:
     )
     assert outcome.state == "failed"
     assert outcome.failure() == ("BadInput", "no column y")
+
+
+def test_a_message_that_is_not_the_expected_result_is_not_taken_for_one() -> None:
+    outcome = job_outcome(job("Complete"), [pod(0, '{"version": "v1"}', "t")])
+    assert outcome.result(DatasetResult) is None
 
 
 def test_a_crash_without_a_result_reports_the_log_tail() -> None:

@@ -7,7 +7,7 @@ Each is saved with `save_model` (skops + verified ONNX) and loaded back with
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from modelops.api.modeldeployment import DriftMonitoring
+from modelops.artifacts.dataset_format import ColumnCleaning
 from modelops.artifacts.metadata import ModelMetadata, OnnxExport, Task
 from modelops.artifacts.model_format import LoadedModel, load_model, save_model
 from modelops.artifacts.store import ArtifactStore
@@ -29,13 +31,23 @@ from modelops.trainer.profiling import feature_schema, profile_frame
 from modelops.trainer.sources import load_builtin
 
 
-def _save(
-    root: Path, name: str, frame: pd.DataFrame, target: str, estimator: Any, task: Task
+def save_model_of(
+    root: Path,
+    name: str,
+    frame: pd.DataFrame,
+    target: str,
+    estimator: Any,
+    task: Task,
+    *,
+    nullable: Collection[str] | None = None,
+    cleaning: dict[str, ColumnCleaning] | None = None,
+    scale: bool = True,
 ) -> tuple[LoadedModel, pd.DataFrame]:
+    """Fit the trainer's pipeline on `frame` and save it as a Job would; the model and its held-out rows."""
     features = [c for c in frame.columns if c != target]
     x_train, x_test, y_train, _ = train_test_split(frame[features], frame[target], test_size=0.3, random_state=0)
-    schema = feature_schema(x_train, features, nullable=True)
-    pipeline = build_pipeline(schema, estimator, scale=True).fit(x_train, y_train)
+    schema = feature_schema(x_train, features, nullable=features if nullable is None else nullable)
+    pipeline = build_pipeline(schema, estimator, scale=scale, cleaning=cleaning).fit(x_train, y_train)
     classes = [c.item() if hasattr(c, "item") else c for c in pipeline.classes_] if task == "classification" else None
     metadata = ModelMetadata(
         name=name,
@@ -61,7 +73,7 @@ def _save(
 def iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoadedModel, pd.DataFrame]:
     """A 3-class logistic regression on iris (4 numeric features), and its held-out rows."""
     frame = load_builtin("iris")
-    return _save(
+    return save_model_of(
         tmp_path_factory.mktemp("iris"), "iris", frame, "target", LogisticRegression(max_iter=500), "classification"
     )
 
@@ -80,7 +92,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoadedModel, pd.Dat
         }
     )
     frame["price"] = frame["size"] * 3 + frame["rooms"] + frame["garden"] * 2 + (frame["city"] == "paris") * 5
-    return _save(tmp_path_factory.mktemp("mixed"), "houses", frame, "price", LinearRegression(), "regression")
+    return save_model_of(tmp_path_factory.mktemp("mixed"), "houses", frame, "price", LinearRegression(), "regression")
 
 
 class Client:
@@ -110,8 +122,8 @@ class Client:
 
 def settings(**overrides: Any) -> ServingSettings:
     base: dict[str, Any] = {
-        "model_uri": "file:///unused/models/x/v1",
-        "drift_window": 200,
+        "model_uri": "file:///unused/ns/models/x/0123456789abcdef",
+        "drift": DriftMonitoring(window=200),
         "drift_min_rows": 50,
         "stats_cache_seconds": 0,
         "feedback_min_samples": 1,
@@ -139,14 +151,14 @@ def make_client() -> Iterator[Any]:
         client.close()
 
 
-def _service_serving(model: LoadedModel) -> ModelService:
+def service_serving(model: LoadedModel, **overrides: Any) -> ModelService:
     """A service with `model` installed, as after a successful startup (no lifespan runs)."""
-    service = ModelService(settings())
+    service = ModelService(settings(**overrides))
     service.install(model)
     return service
 
 
-def _client_of(service: ModelService) -> Iterator[Client]:
+def client_of(service: ModelService) -> Iterator[Client]:
     client = Client(create_app(service))
     yield client
     client.close()
@@ -154,19 +166,19 @@ def _client_of(service: ModelService) -> Iterator[Client]:
 
 @pytest.fixture
 def iris_service(iris: tuple[LoadedModel, pd.DataFrame]) -> ModelService:
-    return _service_serving(iris[0])
+    return service_serving(iris[0])
 
 
 @pytest.fixture
 def iris_client(iris_service: ModelService) -> Iterator[Client]:
-    yield from _client_of(iris_service)
+    yield from client_of(iris_service)
 
 
 @pytest.fixture
 def mixed_service(mixed: tuple[LoadedModel, pd.DataFrame]) -> ModelService:
-    return _service_serving(mixed[0])
+    return service_serving(mixed[0])
 
 
 @pytest.fixture
 def mixed_client(mixed_service: ModelService) -> Iterator[Client]:
-    yield from _client_of(mixed_service)
+    yield from client_of(mixed_service)

@@ -151,7 +151,8 @@ def test_drift_gauges_appear_once_the_window_has_enough_rows(iris_client: Any, i
 
     assert samples[("modelops_drift_window_rows", ())] == 2 * len(held_out)
     assert samples[("modelops_drift_score", (("method", "psi"),))] > 1
-    assert samples[("modelops_drift_features_drifted", (("method", "ks"),))] >= 3
+    assert samples[("modelops_drift_features_drifted", (("method", "psi"),))] >= 3
+    assert samples[("modelops_drift_threshold", (("method", "psi"),))] == 0.2
     assert ("modelops_drift_psi", (("feature", "petal length (cm)"),)) in samples
 
 

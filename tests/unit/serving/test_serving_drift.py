@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from modelops.artifacts.metadata import FeatureSchema
+from modelops.contract.monitoring import DriftMethod
 from modelops.serving.drift import DriftMonitor, psi
 from modelops.trainer.profiling import profile_frame
 
@@ -27,10 +28,9 @@ FEATURES = [
 ]
 
 
-def monitor(window: int = 500) -> DriftMonitor:
-    return DriftMonitor(
-        FEATURES, profile_frame(TRAINING, list(TRAINING.columns)), window=window, psi_threshold=0.2, ks_pvalue=0.01
-    )
+def monitor(window: int = 500, *, method: DriftMethod = "psi", threshold: float = 0.2) -> DriftMonitor:
+    profile = profile_frame(TRAINING, list(TRAINING.columns))
+    return DriftMonitor(FEATURES, profile, window=window, method=method, threshold=threshold)
 
 
 def rows(frame: pd.DataFrame) -> np.ndarray:
@@ -72,13 +72,14 @@ def test_inputs_like_the_training_data_stay_under_the_thresholds() -> None:
     report = drift.report()
 
     assert report.rows == 500
-    assert report.psi_score < 0.1 and report.psi_drifted == 0
-    assert report.ks_score is not None and report.ks_score < 0.1 and report.ks_drifted == 0
+    assert report.psi_score < 0.1 and report.drifted == ()
+    assert report.ks_score is not None and report.ks_score < 0.1
     assert {f.feature for f in report.features} == {"x", "k", "flag", "city"}
 
 
-def test_a_shifted_numeric_feature_is_flagged_by_psi_and_ks() -> None:
-    drift = monitor()
+@pytest.mark.parametrize("method", ["psi", "ks"])
+def test_a_shifted_numeric_feature_is_the_one_drifted_feature_under_either_method(method: DriftMethod) -> None:
+    drift = monitor(method=method)
     drift.observe(rows(sample(500, shift=1.5)))
 
     report = drift.report()
@@ -86,7 +87,18 @@ def test_a_shifted_numeric_feature_is_flagged_by_psi_and_ks() -> None:
 
     assert x.psi > 0.5 and x.ks_statistic is not None and x.ks_statistic > 0.3
     assert x.ks_pvalue is not None and x.ks_pvalue < 0.01
-    assert report.psi_score == x.psi and report.psi_drifted == 1 and report.ks_drifted == 1
+    assert report.psi_score == x.psi and report.ks_score == x.ks_statistic
+    assert report.drifted == ("x",) and report.score == x.statistic(method)
+
+
+def test_the_threshold_decides_which_features_count_as_drifted() -> None:
+    shifted = rows(sample(500, shift=0.3))
+    strict, lenient = monitor(threshold=0.01), monitor(threshold=5.0)
+    strict.observe(shifted)
+    lenient.observe(shifted)
+
+    assert "x" in strict.report().drifted
+    assert lenient.report().drifted == ()
 
 
 def test_integer_and_boolean_features_get_psi_but_no_ks() -> None:

@@ -18,8 +18,8 @@ def _cleaning(**fields: object) -> Cleaning:
 def test_duplicates_are_dropped_by_default_and_counted() -> None:
     frame = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "y"]})
 
-    cleaned, counts = clean(frame, _cleaning(), features=["a", "b"], target=None)
-    kept, _ = clean(frame, _cleaning(dropDuplicates=False), features=["a", "b"], target=None)
+    cleaned, counts, _ = clean(frame, _cleaning(), features=["a", "b"], target=None)
+    kept, _, _ = clean(frame, _cleaning(dropDuplicates=False), features=["a", "b"], target=None)
 
     assert len(cleaned) == 2 and counts.duplicates_dropped == 1
     assert len(kept) == 3
@@ -28,7 +28,7 @@ def test_duplicates_are_dropped_by_default_and_counted() -> None:
 def test_rows_without_a_label_are_always_dropped() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "y": ["p", None, "q"]})
 
-    cleaned, counts = clean(frame, _cleaning(), features=["a"], target="y")
+    cleaned, counts, _ = clean(frame, _cleaning(), features=["a"], target="y")
 
     assert cleaned["y"].tolist() == ["p", "q"] and counts.extra["rows_dropped_missing_target"] == 1
 
@@ -48,7 +48,7 @@ def test_missing_values_are_imputed_per_strategy(
     frame = pd.DataFrame({"a": [1.0, 1.0, 2.0, 4.0, np.nan], "c": ["u", "u", "v", None, "u"]})
     spec = _cleaning(dropDuplicates=False, missingValues={"strategy": strategy, "fillValue": fill})
 
-    cleaned, counts = clean(frame, spec, features=["a", "c"], target=None)
+    cleaned, counts, _ = clean(frame, spec, features=["a", "c"], target=None)
 
     assert cleaned.loc[4, "a"] == expected_a and cleaned.loc[3, "c"] == expected_c
     assert counts.values_imputed == 2
@@ -57,7 +57,7 @@ def test_missing_values_are_imputed_per_strategy(
 def test_drop_strategy_drops_incomplete_rows() -> None:
     frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "c": ["u", "v", None]})
 
-    cleaned, counts = clean(frame, _cleaning(missingValues={"strategy": "drop"}), features=["a", "c"], target=None)
+    cleaned, counts, _ = clean(frame, _cleaning(missingValues={"strategy": "drop"}), features=["a", "c"], target=None)
 
     assert len(cleaned) == 1 and counts.rows_dropped_missing == 2
 
@@ -65,7 +65,7 @@ def test_drop_strategy_drops_incomplete_rows() -> None:
 def test_numeric_text_fill_value_fills_a_numeric_column_as_a_number() -> None:
     frame = pd.DataFrame({"a": [1.0, np.nan]})
 
-    cleaned, _ = clean(
+    cleaned, _, _ = clean(
         frame, _cleaning(missingValues={"strategy": "constant", "fillValue": "0.5"}), features=["a"], target=None
     )
 
@@ -97,7 +97,7 @@ def test_zscore_bounds_use_the_population_std() -> None:
 def test_outliers_are_clipped_into_bounds(method: str) -> None:
     frame = pd.DataFrame({"a": [10.0] * 20 + [11.0] * 20 + [1000.0]})
 
-    cleaned, counts = clean(
+    cleaned, counts, _ = clean(
         frame, _cleaning(dropDuplicates=False, outliers={"method": method, "threshold": 2}), features=["a"], target=None
     )
 
@@ -107,7 +107,7 @@ def test_outliers_are_clipped_into_bounds(method: str) -> None:
 def test_clipping_keeps_an_integer_column_integer() -> None:
     frame = pd.DataFrame({"age": [20, 30, 40, 50, 60, 900]})
 
-    cleaned, _ = clean(frame, _cleaning(outliers={"method": "iqr"}), features=["age"], target=None)
+    cleaned, _, _ = clean(frame, _cleaning(outliers={"method": "iqr"}), features=["age"], target=None)
 
     assert pd.api.types.is_integer_dtype(cleaned["age"]) and cleaned["age"].max() < 900
 
@@ -115,7 +115,7 @@ def test_clipping_keeps_an_integer_column_integer() -> None:
 def test_outlier_rows_are_dropped_when_asked() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 2.0, 100.0], "b": ["x"] * 5})
 
-    cleaned, counts = clean(
+    cleaned, counts, _ = clean(
         frame,
         _cleaning(dropDuplicates=False, outliers={"method": "iqr", "action": "drop"}),
         features=["a", "b"],
@@ -132,3 +132,37 @@ def test_outlier_columns_must_exist_and_be_numeric() -> None:
         clean(frame, _cleaning(outliers={"method": "iqr", "columns": ["b"]}), features=["a", "b"], target=None)
     with pytest.raises(SpecError, match="not in the data"):
         clean(frame, _cleaning(outliers={"method": "iqr", "columns": ["z"]}), features=["a", "b"], target=None)
+
+
+def test_clip_bounds_are_returned_for_the_pipeline_to_repeat_and_dropped_rows_leave_none() -> None:
+    frame = pd.DataFrame({"age": [20, 30, 40, 50, 60, 900], "w": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+
+    cleaned, _, fitted = clean(frame, _cleaning(outliers={"method": "iqr"}), features=["age", "w"], target=None)
+    _, _, dropping = clean(
+        frame, _cleaning(outliers={"method": "iqr", "action": "drop"}), features=["age", "w"], target=None
+    )
+
+    assert fitted["age"].upper == cleaned["age"].max() and fitted["age"].upper == float(int(fitted["age"].upper or 0))
+    assert fitted["age"].lower is not None and fitted["age"].fill is None
+    assert dropping == {}
+
+
+def test_every_feature_gets_its_fill_value_even_without_missing_values_here() -> None:
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [2.0, 4.0, 6.0], "c": ["x", "x", None]})
+
+    _, _, fitted = clean(
+        frame,
+        _cleaning(dropDuplicates=False, missingValues={"strategy": "median"}),
+        features=["a", "b", "c"],
+        target=None,
+    )
+
+    assert (fitted["a"].fill, fitted["b"].fill, fitted["c"].fill) == (2.0, 4.0, "x")
+
+
+def test_dropping_missing_rows_fits_no_fill() -> None:
+    frame = pd.DataFrame({"a": [1.0, np.nan, 3.0]})
+
+    _, _, fitted = clean(frame, _cleaning(missingValues={"strategy": "drop"}), features=["a"], target=None)
+
+    assert fitted == {}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from modelops.artifacts.metadata import CategoricalProfile, DatasetProfile, NumericProfile
-from modelops.trainer.profiling import MAX_CATEGORIES, OTHER_CATEGORY, feature_schema, profile_frame
+from modelops.api.dataset import DatasetSpec
+from modelops.artifacts.metadata import OTHER_CATEGORY, CategoricalProfile, DatasetProfile, NumericProfile
+from modelops.trainer.prepare import nullable_features
+from modelops.trainer.profiling import MAX_CATEGORIES, feature_schema, profile_frame
 
 
 def test_numeric_profile_counts_every_value_into_its_bins() -> None:
@@ -48,7 +50,7 @@ def test_profile_round_trips_through_json() -> None:
 def test_schema_types_ranges_and_categories_follow_the_data() -> None:
     frame = pd.DataFrame({"i": [1, 5], "f": [0.5, 2.0], "k": ["b", "a"], "b": [True, False]})
 
-    schema = feature_schema(frame, ["i", "f", "k", "b"], nullable=True)
+    schema = feature_schema(frame, ["i", "f", "k", "b"], nullable={"f"})
 
     assert [(s.name, s.type) for s in schema] == [
         ("i", "integer"),
@@ -57,4 +59,17 @@ def test_schema_types_ranges_and_categories_follow_the_data() -> None:
         ("b", "boolean"),
     ]
     assert (schema[0].minimum, schema[0].maximum) == (1.0, 5.0)
-    assert schema[2].categories == ["a", "b"] and all(s.nullable for s in schema)
+    assert schema[2].categories == ["a", "b"]
+    assert [s.name for s in schema if s.nullable] == ["f"]
+
+
+def test_a_feature_may_be_left_out_of_requests_when_the_data_missed_it_or_the_dataset_says_so() -> None:
+    spec = DatasetSpec.model_validate(
+        {
+            "source": {"builtin": {"name": "iris"}},
+            "validation": {"columns": [{"name": "declared", "nullable": True}, {"name": "refused", "nullable": False}]},
+        }
+    )
+    missing = {"complete": 0.0, "gappy": 0.1, "declared": 0.0, "refused": 0.2}
+
+    assert nullable_features(list(missing), missing, spec) == {"gappy", "declared"}

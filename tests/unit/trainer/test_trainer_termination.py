@@ -15,7 +15,7 @@ from modelops.artifacts.errors import (
     StorageUnavailableError,
     TamperedArtifactError,
 )
-from modelops.trainer import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_TRANSIENT
+from modelops.contract.jobs import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_TRANSIENT
 from modelops.trainer.cli import main, outcome_of
 from modelops.trainer.errors import QualityGateError, SourceError, SpecError, TransientError
 from modelops.trainer.termination import MAX_BYTES, PATH_ENV, fit_payload, report, termination_path

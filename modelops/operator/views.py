@@ -1,0 +1,101 @@
+"""The fields of built-in objects (Jobs, Pods, Deployments) the operator reads, as typed views.
+
+Everything else in those objects is ignored, so a newer API server adding fields changes nothing.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class View(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class Meta(View):
+    name: str
+    generation: int = 1
+    creation_timestamp: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Condition(View):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
+class Terminated(View):
+    exit_code: int
+    reason: str | None = None
+    message: str | None = None
+    finished_at: str | None = None
+
+
+class Waiting(View):
+    reason: str | None = None
+    message: str | None = None
+
+
+class ContainerState(View):
+    waiting: Waiting | None = None
+    terminated: Terminated | None = None
+
+
+class ContainerStatus(View):
+    name: str
+    ready: bool = False
+    restart_count: int = 0
+    state: ContainerState = Field(default_factory=ContainerState)
+    last_state: ContainerState = Field(default_factory=ContainerState)
+
+
+class PodStatus(View):
+    phase: str | None = None
+    container_statuses: list[ContainerStatus] = Field(default_factory=list)
+
+
+class PodView(View):
+    metadata: Meta
+    status: PodStatus = Field(default_factory=PodStatus)
+
+
+class JobStatus(View):
+    failed: int = 0
+    succeeded: int = 0
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class JobView(View):
+    metadata: Meta
+    status: JobStatus = Field(default_factory=JobStatus)
+
+    def condition(self, type_: str) -> Condition | None:
+        """The Job's condition of that type when it is True."""
+        return next((c for c in self.status.conditions if c.type == type_ and c.status == "True"), None)
+
+
+class DeploymentStatus(View):
+    observed_generation: int = 0
+    replicas: int = 0
+    ready_replicas: int = 0
+    updated_replicas: int = 0
+    available_replicas: int = 0
+
+
+class DeploymentView(View):
+    metadata: Meta
+    status: DeploymentStatus = Field(default_factory=DeploymentStatus)
+
+    @property
+    def rolled_out(self) -> bool:
+        """Every replica runs the current template and is available (as `kubectl rollout status` judges)."""
+        status = self.status
+        return (
+            status.observed_generation >= self.metadata.generation
+            and status.replicas > 0
+            and status.updated_replicas == status.replicas
+            and status.available_replicas >= status.replicas
+        )
