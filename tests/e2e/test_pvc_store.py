@@ -73,7 +73,7 @@ def on_host(uri: str, folder: Path) -> Path:
 def test_the_prepare_and_train_jobs_wrote_to_the_persistent_volume(kubectl: Kubectl, store: Path) -> None:
     dataset: dict[str, Any] = status_of(kubectl, NAMESPACE, "datasets", "iris")
 
-    assert dataset["artifact"].startswith(f"pvc://{MOUNT}/")
+    assert dataset["artifact"].startswith(f"pvc://{MOUNT}/{NAMESPACE}/datasets/iris/")  # per-namespace layout
     assert any(on_host(dataset["artifact"], store).iterdir())
     assert (on_host(model_uri(kubectl), store) / "metadata.json").is_file()
 

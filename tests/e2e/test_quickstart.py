@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from modelops.artifacts.model_format import load_model
-from modelops.operator.naming import prepare_job_name, train_job_name
+from modelops.operator.naming import JobRun, prepare_job_name, train_job_name
 from modelops.testing.localcluster import LocalCluster
 from modelops.testing.system import apply_quickstart, wait_until_served
 from modelops.trainer.sources import load_builtin
@@ -50,7 +50,7 @@ def test_the_prepare_and_train_jobs_ran_as_containers_of_the_image(
     pods = job_pods(kubectl, quickstart)
 
     jobs = {p["metadata"]["labels"]["job-name"] for p in pods}
-    assert {prepare_job_name(MODEL, 1, 0), train_job_name(RUN, 1)} <= jobs
+    assert {prepare_job_name(MODEL, JobRun(1, 0)), train_job_name(RUN, 1)} <= jobs
     for item in pods:
         (status,) = item["status"]["containerStatuses"]
         assert status["containerID"].startswith("containerd://")
