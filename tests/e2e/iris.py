@@ -29,15 +29,18 @@ def training_run(name: str, algorithm: str, hyperparameters: dict[str, Any]) -> 
     }
 
 
-def serve_iris(cluster: LocalCluster, kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
-    """In ``namespace``: the iris Dataset, a decision tree, and ModelDeployment ``name`` serving the
-    newest iris run with two replicas; the ModelDeployment's status once Ready."""
-    dataset = {
+def dataset() -> dict[str, Any]:
+    return {
         "apiVersion": "modelops.io/v1alpha1",
         "kind": "Dataset",
         "metadata": {"name": "iris"},
         "spec": {"source": {"builtin": {"name": "iris"}}, "target": "target"},
     }
+
+
+def serve_iris(cluster: LocalCluster, kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
+    """In ``namespace``: the iris Dataset, a decision tree, and ModelDeployment ``name`` serving the
+    newest iris run with two replicas; the ModelDeployment's status once Ready."""
     deployment = {
         "apiVersion": "modelops.io/v1alpha1",
         "kind": "ModelDeployment",
@@ -48,7 +51,7 @@ def serve_iris(cluster: LocalCluster, kubectl: Kubectl, namespace: str, name: st
             "resources": {"requests": {"cpu": "50m", "memory": "200Mi"}, "limits": {"memory": "512Mi"}},
         },
     }
-    apply_objects(kubectl, namespace, dataset, training_run("iris-tree", "decision_tree", {"max_depth": 2}))
+    apply_objects(kubectl, namespace, dataset(), training_run("iris-tree", "decision_tree", {"max_depth": 2}))
     wait_for("iris-tree Succeeded", has_phase(kubectl, namespace, "tr", "iris-tree", "Succeeded"), timeout=600)
     apply_objects(kubectl, namespace, deployment)
     return wait_until_served(cluster, namespace, name)

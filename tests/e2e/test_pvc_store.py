@@ -19,7 +19,7 @@ from modelops.testing.system import install_operator, wait_until_served
 from modelops.testing.waiting import apply_objects, status_of
 
 from .clients import post_json
-from .iris import ROW, predict_url, training_run
+from .iris import ROW, dataset, predict_url, training_run
 
 pytestmark = pytest.mark.e2e
 
@@ -44,19 +44,14 @@ def store(cluster: LocalCluster, kubectl: Kubectl, operator: str) -> Path:
         artifactStore__s3__endpoint="",
         artifactStore__s3__credentialsSecret="",
     )
-    dataset = {
-        "apiVersion": "modelops.io/v1alpha1",
-        "kind": "Dataset",
-        "metadata": {"name": "iris"},
-        "spec": {"source": {"builtin": {"name": "iris"}}, "target": "target"},
-    }
     deployment = {
         "apiVersion": "modelops.io/v1alpha1",
         "kind": "ModelDeployment",
         "metadata": {"name": "iris-pvc"},
         "spec": {"model": {"trainingRunRef": {"name": "iris-tree"}}, "replicas": {"min": 1, "max": 1}},
     }
-    apply_objects(kubectl, NAMESPACE, dataset, training_run("iris-tree", "decision_tree", {"max_depth": 3}), deployment)
+    tree = training_run("iris-tree", "decision_tree", {"max_depth": 3})
+    apply_objects(kubectl, NAMESPACE, dataset(), tree, deployment)
     wait_until_served(cluster, NAMESPACE, "iris-pvc")
     return folder
 
