@@ -113,6 +113,8 @@ PAUSE_KEY=$(sha256sum "$PAUSE_BIN" | cut -c1-12)
 BASE_FILE="$OUT/python-3.11-slim-$BASE_KEY.tar"
 build_base "$BASE_KEY" "$BASE_FILE"
 build_modelops "$MODELOPS_KEY" "$BASE_FILE" "$OUT/modelops-$MODELOPS_KEY.tar" "$CONTEXT"
+# an archive of earlier inputs is never used again, and each is over a gigabyte
+find "$OUT" -maxdepth 1 -name 'modelops-*.tar' ! -name "modelops-$MODELOPS_KEY.tar" -delete
 build_pause "$PAUSE_KEY" "$PAUSE_BIN" "$OUT/pause-$PAUSE_KEY.tar"
 echo "docker.io/library/modelops:$MODELOPS_KEY $OUT/modelops-$MODELOPS_KEY.tar"
 echo "docker.io/library/modelops-pause:$PAUSE_KEY $OUT/pause-$PAUSE_KEY.tar"
