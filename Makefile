@@ -1,5 +1,6 @@
 # One entry point for a fresh machine: `make test` creates .venv, installs everything,
-# builds (or reuses) the control plane and runs lint, type checks and every test.
+# builds (or reuses) the control plane, the real node and the image, and runs lint, type checks
+# and every test. `make up` runs the whole system on this machine; `make down` removes it.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,9 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: test venv controlplane gitops-tools lint typecheck unit integration crds chart-files clean
+.PHONY: test venv controlplane gitops-tools node lint typecheck unit integration e2e up down crds chart-files clean
 
-test: lint typecheck unit integration
+test: lint typecheck unit integration e2e
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,13 @@ gitops-tools:
 	bash hack/build-gitops-tools.sh >/dev/null
 	bash hack/install-prometheus.sh >/dev/null
 
+# the real node: Debian's containerd, runc, CNI plugins, buildah (root); kubelet, kube-proxy,
+# CoreDNS, versitygw from Go modules; the image from the Dockerfile. Each cached after its first run.
+node: controlplane
+	bash hack/install-node-packages.sh
+	bash hack/build-node.sh >/dev/null
+	bash hack/build-images.sh >/dev/null
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,6 +49,15 @@ unit: venv
 
 integration: venv controlplane gitops-tools
 	$(BIN)/pytest tests/integration -m integration $(PYTEST_ARGS)
+
+e2e: venv node
+	$(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+up: venv node
+	$(BIN)/python -m modelops.testing.up up
+
+down: venv
+	$(BIN)/python -m modelops.testing.up down
 
 crds: venv
 	$(BIN)/python -m modelops.api.crdgen
