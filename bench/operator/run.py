@@ -66,7 +66,11 @@ NODE_CAPACITY = {"cpu": "20000", "memory": "40Ti", "pods": "12000", "ephemeral-s
 # controller-manager (its default 20/s would pace both cases alike at 10,000 objects), and no HPA
 # controller (no metrics pipeline here: every HPA would fail its metrics read on every sync, at
 # 10,000 HPAs taking the controller-manager's whole request budget from the controllers measured).
-CONTROLLER_MANAGER_ARGS = ("--kube-api-qps=100", "--kube-api-burst=200", "--controllers=*,-horizontal-pod-autoscaling")
+CONTROLLER_MANAGER_ARGS = (
+    "--kube-api-qps=100",
+    "--kube-api-burst=200",
+    "--controllers=*,-horizontal-pod-autoscaler-controller",
+)
 CHILD_KINDS = ("deployments", "services", "horizontalpodautoscalers", "poddisruptionbudgets")
 
 
