@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,25 +35,66 @@ RunTrainer = Callable[..., CliRun]
 _BASE_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def run_cli(
-    args: Sequence[str], *, termination: Path, env: dict[str, str] | None = None, timeout: float = 180
-) -> CliRun:
-    """Run `python -m modelops.trainer ARGS` with the kubelet's termination-message env var set."""
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+def _cli_env(termination: Path, env: dict[str, str] | None) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODELOPS_"))},
         **_BASE_ENV,
         "TERMINATION_MESSAGE_PATH": str(termination),
         **(env or {}),
     }
+
+
+def _message(termination: Path) -> dict[str, Any] | None:
+    parsed: dict[str, Any] | None = json.loads(termination.read_text()) if termination.exists() else None
+    return parsed
+
+
+def run_cli(
+    args: Sequence[str], *, termination: Path, env: dict[str, str] | None = None, timeout: float = 180
+) -> CliRun:
+    """Run `python -m modelops.trainer ARGS` with the kubelet's termination-message env var set."""
     done = subprocess.run(
         [sys.executable, "-m", "modelops.trainer", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=_cli_env(termination, env),
         timeout=timeout,
     )
-    message = json.loads(termination.read_text()) if termination.exists() else None
-    return CliRun(done.returncode, done.stdout, done.stderr, message)
+    return CliRun(done.returncode, done.stdout, done.stderr, _message(termination))
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    """A trainer run, its own peak resident memory (from the kernel's rusage of that child) and duration."""
+
+    run: CliRun
+    peak_rss_mib: float
+    seconds: float
+
+
+def run_cli_measured(
+    args: Sequence[str], *, workdir: Path, env: dict[str, str] | None = None, timeout: float = 180
+) -> MeasuredRun:
+    """`run_cli`, reaped with wait4 so that the rusage is this child's alone, not every child's so far."""
+    termination = workdir / "termination"
+    out_path, err_path = workdir / "stdout", workdir / "stderr"
+    started = time.monotonic()
+    with out_path.open("w") as out, err_path.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "modelops.trainer", *args], stdout=out, stderr=err, env=_cli_env(termination, env)
+        )
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid == process.pid:
+                break
+            if time.monotonic() - started > timeout:
+                process.kill()
+                os.wait4(process.pid, 0)
+                raise TimeoutError(f"the trainer ran longer than {timeout} s")
+            time.sleep(0.05)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    run = CliRun(process.returncode, out_path.read_text(), err_path.read_text(), _message(termination))
+    return MeasuredRun(run, peak_rss_mib=usage.ru_maxrss / 1024, seconds=time.monotonic() - started)
 
 
 def make_dirty_frame(rows: int = 240, seed: int = 7) -> tuple[pd.DataFrame, dict[str, int]]:
