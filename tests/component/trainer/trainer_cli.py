@@ -64,8 +64,51 @@ def run_cli(
 
 
 @dataclass(frozen=True)
+class Measured:
+    """A finished child process, its own peak resident memory (the kernel's rusage of it) and duration."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss_mib: float
+    seconds: float
+
+
+def run_measured(argv: Sequence[str], *, workdir: Path, env: dict[str, str], timeout: float = 180) -> Measured:
+    """Run `argv`, reaped with wait4 so that the rusage is this child's alone, not every child's so far."""
+    out_path, err_path = workdir / "stdout", workdir / "stderr"
+    started = time.monotonic()
+    with out_path.open("w") as out, err_path.open("w") as err:
+        process = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid == process.pid:
+                break
+            if time.monotonic() - started > timeout:
+                process.kill()
+                os.wait4(process.pid, 0)
+                raise TimeoutError(f"{argv[:3]} ran longer than {timeout} s")
+            time.sleep(0.05)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    return Measured(
+        process.returncode,
+        out_path.read_text(),
+        err_path.read_text(),
+        peak_rss_mib=usage.ru_maxrss / 1024,
+        seconds=time.monotonic() - started,
+    )
+
+
+def run_python_measured(code: str, *, workdir: Path, timeout: float = 180) -> Measured:
+    """`python -c CODE` in this environment (no AWS_ or MODELOPS_ variables), measured."""
+    return run_measured(
+        [sys.executable, "-c", code], workdir=workdir, env=_cli_env(workdir / "t", None), timeout=timeout
+    )
+
+
+@dataclass(frozen=True)
 class MeasuredRun:
-    """A trainer run, its own peak resident memory (from the kernel's rusage of that child) and duration."""
+    """A trainer run with its peak RSS and duration."""
 
     run: CliRun
     peak_rss_mib: float
@@ -75,26 +118,16 @@ class MeasuredRun:
 def run_cli_measured(
     args: Sequence[str], *, workdir: Path, env: dict[str, str] | None = None, timeout: float = 180
 ) -> MeasuredRun:
-    """`run_cli`, reaped with wait4 so that the rusage is this child's alone, not every child's so far."""
+    """`run_cli`, measured."""
     termination = workdir / "termination"
-    out_path, err_path = workdir / "stdout", workdir / "stderr"
-    started = time.monotonic()
-    with out_path.open("w") as out, err_path.open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelops.trainer", *args], stdout=out, stderr=err, env=_cli_env(termination, env)
-        )
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid == process.pid:
-                break
-            if time.monotonic() - started > timeout:
-                process.kill()
-                os.wait4(process.pid, 0)
-                raise TimeoutError(f"the trainer ran longer than {timeout} s")
-            time.sleep(0.05)
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-    run = CliRun(process.returncode, out_path.read_text(), err_path.read_text(), _message(termination))
-    return MeasuredRun(run, peak_rss_mib=usage.ru_maxrss / 1024, seconds=time.monotonic() - started)
+    done = run_measured(
+        [sys.executable, "-m", "modelops.trainer", *args],
+        workdir=workdir,
+        env=_cli_env(termination, env),
+        timeout=timeout,
+    )
+    run = CliRun(done.returncode, done.stdout, done.stderr, _message(termination))
+    return MeasuredRun(run, peak_rss_mib=done.peak_rss_mib, seconds=done.seconds)
 
 
 def make_dirty_frame(rows: int = 240, seed: int = 7) -> tuple[pd.DataFrame, dict[str, int]]:
