@@ -13,6 +13,9 @@ from typing import Final, Literal
 AutoscalingMetric = Literal["requestsPerSecond", "latencyP95", "inflight"]
 
 REQUESTS_TOTAL: Final = "modelops_requests_total"
+# The label that names a series' ModelDeployment: the scrape config copies it from the pods'
+# `modelops.io/modeldeployment` label (the chart's PodMonitor does), next to `namespace` and `pod`.
+MODEL_DEPLOYMENT_LABEL: Final = "modeldeployment"
 REQUEST_DURATION: Final = "modelops_request_duration_seconds"
 REQUESTS_IN_FLIGHT: Final = "modelops_requests_in_flight"
 

@@ -53,13 +53,14 @@ class OperatorSettings(BaseSettings):
     job_active_deadline_seconds: int = Field(default=3600, ge=10)
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="finished Jobs are kept this long")
 
-    resync_interval: float = Field(default=30.0, gt=0, description="seconds between level-triggered reconciles")
-    rollout_poll_interval: float = Field(
-        default=1.0, gt=0, description="a rolling-out ModelDeployment's Deployment is re-read after 1, 2, 4... of these"
+    resync_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds in which every object is checked once against the watch cache (a safety net: "
+        "changes of objects and children are acted on as their watch events arrive)",
     )
-    rollout_poll_max: float = Field(default=4.0, gt=0, description="longest wait between two reads of a rollout")
-    worker_limit: int = Field(default=20, ge=1, description="objects handled at once")
-    executor_threads: int = Field(default=8, ge=1)
+    worker_limit: int = Field(default=8, ge=1, description="objects reconciled at once (worker threads)")
+    executor_threads: int = Field(default=4, ge=1, description="threads of kopf's watch handlers")
     watch_server_timeout: int = Field(default=300, ge=10)
     watch_client_timeout: int = Field(default=330, ge=10)
     request_timeout: float = Field(default=60.0, gt=0)
@@ -71,6 +72,12 @@ class OperatorSettings(BaseSettings):
         description="where the serving metrics are read; {service} and {namespace} are filled in",
     )
     monitoring_timeout: float = Field(default=5.0, gt=0)
+    prometheus_url: str | None = Field(
+        default=None,
+        description="Prometheus that scrapes the serving pods (with namespace and modeldeployment labels): "
+        "the monitoring reads it with a few queries for all ModelDeployments instead of scraping each Service",
+    )
+    prometheus_refresh: float = Field(default=15.0, gt=0, description="seconds a Prometheus answer is reused")
 
     liveness_endpoint: str | None = Field(default="http://0.0.0.0:8081/healthz")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")

@@ -60,11 +60,16 @@ def test_rendered_chart_is_accepted_by_server_side_apply(control_plane: ControlP
         "apply", "--server-side", "--force-conflicts", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs)
     )
     control_plane.kubectl("get", "serviceaccount", "modelops-operator", "-n", namespace)
-    can_i = control_plane.kubectl(
-        "auth", "can-i", "patch", "modeldeployments.modelops.io/status", "-n", namespace,
-        f"--as=system:serviceaccount:{namespace}:modelops-operator", check=False,
+    operator = f"--as=system:serviceaccount:{namespace}:modelops-operator"
+    status = control_plane.kubectl(
+        "auth", "can-i", "patch", "modeldeployments.modelops.io", "--subresource=status", "-n", namespace, operator,
+        check=False,
     )  # fmt: skip
-    assert can_i.stdout.strip() == "yes"
+    assert status.stdout.strip() == "yes"
+    spec = control_plane.kubectl(
+        "auth", "can-i", "patch", "modeldeployments.modelops.io", "-n", namespace, operator, check=False
+    )
+    assert spec.stdout.strip() == "no"  # the operator writes only the status of its kinds
     cannot = control_plane.kubectl(
         "auth", "can-i", "get", "secrets", "-n", namespace,
         f"--as=system:serviceaccount:{namespace}:modelops-operator", check=False,

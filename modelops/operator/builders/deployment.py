@@ -23,6 +23,8 @@ from modelops.operator.settings import OperatorSettings
 
 CONTAINER = "server"
 COMPONENT = "serving"
+# The pods' own owner is a ReplicaSet: this names the ModelDeployment in full (labels are cut at 63).
+OWNER_ANNOTATION = "modelops.io/modeldeployment"
 # Endpoints drop a terminating pod a moment after SIGTERM; until then the server keeps accepting.
 PRESTOP_SLEEP_SECONDS = 5
 
@@ -95,6 +97,7 @@ def serving_deployment(md: ModelDeployment, model: ModelVersion, settings: Opera
                 "metadata": {
                     "labels": pod_labels,
                     "annotations": {
+                        OWNER_ANNOTATION: md.name,
                         "prometheus.io/scrape": "true",
                         "prometheus.io/port": str(contract.port),
                         "prometheus.io/path": "/metrics",
