@@ -192,6 +192,7 @@ class ArtifactStore:
                 raise InvalidArtifactURIError(f"invalid file name in a version: {name!r}")
         uri = self.uri(reldir)
         with translate_errors(uri):
+            self._tidy(reldir)
             if self.is_complete(reldir):
                 self._write_marker(reldir)
                 return uri
@@ -205,10 +206,16 @@ class ArtifactStore:
         """Mark an existing complete version as written now (it becomes the latest)."""
         uri = self.uri(reldir)
         with translate_errors(uri):
+            self._tidy(reldir)
             if not self.is_complete(reldir):
                 raise ArtifactNotFoundError(f"no complete version at {uri}")
             self._write_marker(reldir)
         return uri
+
+    def _tidy(self, reldir: str) -> None:
+        """Every write beside `reldir` removes what killed local writers left there (remote writes leave nothing)."""
+        if self.is_local and (parent := Path(self._path(reldir)).parent).is_dir():
+            remove_stale_tmp(parent, older_than=STALE_TMP_SECONDS)
 
     def _marker_bytes(self) -> bytes:
         ns = time.time_ns()
@@ -220,7 +227,6 @@ class ArtifactStore:
     def _write_local(self, reldir: str, files: Mapping[str, bytes]) -> None:
         final = Path(self._path(reldir))
         final.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_tmp(final.parent, older_than=STALE_TMP_SECONDS)
         # Same parent directory, so the final rename cannot cross filesystems.
         tmp = final.parent / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()

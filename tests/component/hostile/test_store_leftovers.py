@@ -60,10 +60,13 @@ def test_a_killed_writers_directory_is_removed_by_the_next_write_once_stale(tmp_
     assert sorted(p.name for p in datasets.iterdir()) == [".tmp-v9-0123abcd", "v2"]
 
 
-def test_the_prepare_job_is_such_a_next_write(trainer: Trainer, tmp_path: Path) -> None:
+def test_the_prepare_job_is_such_a_next_write_even_of_a_version_already_stored(
+    trainer: Trainer, tmp_path: Path
+) -> None:
     store = tmp_path / "store"
     datasets = store / "default" / "datasets" / "iris"
-    datasets.mkdir(parents=True)
+    first = trainer("prepare", "--name", "iris", "--store", f"file://{store}", "--builtin", "iris")
+    assert first.run.returncode == EXIT_OK, first.run.stderr
     stale = datasets / ".tmp-0123456789abcdef-deadbeef"
     stale.mkdir()
     (stale / "data.parquet").write_bytes(b"half")
