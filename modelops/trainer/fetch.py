@@ -107,6 +107,22 @@ def resolve(host: str, port: int, policy: HostPolicy) -> str:
     return str(addresses[0])
 
 
+def check_endpoint(url: str, limits: SourceLimits) -> None:
+    """Refuse a URL whose host resolves to an address a source may not reach (an `s3.endpoint`).
+
+    The S3 client connects on its own, so this cannot pin the address as `download` does; it still
+    closes the plain forms of the hole (metadata, loopback, cluster addresses named outright).
+    """
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise RefusedTargetError(f"endpoint refused: {url!r} has no host")
+    resolve(
+        parts.hostname,
+        parts.port or (443 if parts.scheme == "https" else 80),
+        HostPolicy.allowing(limits.allowed_hosts),
+    )
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection to an address already checked, whatever the host name resolves to now."""
 

@@ -25,7 +25,7 @@ from modelops.artifacts.errors import (
 from modelops.artifacts.store import s3_filesystem, translate_errors
 from modelops.contract.jobs import PVC_ROOT, SOURCE_DIR, SourceLimits
 from modelops.trainer.errors import SourceError, TransientError
-from modelops.trainer.fetch import download
+from modelops.trainer.fetch import check_endpoint, download
 from modelops.trainer.tables import format_of, over_limit, read_table
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ def read_url(source: UrlSource, scratch: Path, limits: SourceLimits) -> pd.DataF
 def read_s3(source: S3Source, scratch: Path, limits: SourceLimits) -> pd.DataFrame:
     uri = f"s3://{source.bucket}/{source.key}"
     path = scratch / "object"
+    if source.endpoint is not None:  # the spec's endpoint, unlike the operator's, is the user's choice
+        check_endpoint(source.endpoint, limits)
     try:
         with translate_errors(uri):
             fs = s3_filesystem(endpoint_url=source.endpoint)

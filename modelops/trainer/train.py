@@ -153,7 +153,7 @@ def run_train(
     """Train and store a model version; with `signing_key` (PEM, elliptic curve) it is signed."""
     # Read the key before any data: a missing or broken key fails the run at once, and its
     # fingerprint is an input of the version (a new key makes a new, newly signed version).
-    signer = public_key_fingerprint(signing_key) if signing_key is not None else None
+    signing = _Signing(signing_key, public_key_fingerprint(signing_key)) if signing_key is not None else None
     algorithm = get_algorithm(spec.model.algorithm)
     if spec.task is not None:
         check_task(algorithm, spec.task)
@@ -171,7 +171,7 @@ def run_train(
         algorithm=algorithm,
         spec=spec,
         n_jobs=n_jobs,
-        signing=_Signing(signing_key, signer) if signing_key is not None and signer is not None else None,
+        signing=signing,
     )
 
 

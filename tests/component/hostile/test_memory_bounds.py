@@ -89,8 +89,27 @@ def test_a_quoted_header_is_counted_by_fields_not_commas(trainer: Trainer, store
     assert ok.run.result["columns"] == 3
 
 
-def test_rows_past_the_limit_are_refused_while_parsing(trainer: Trainer, store_uri: str, tmp_path: Path) -> None:
-    path = _wide_csv(tmp_path / "cm" / "long.csv", 4, rows=5000)
+def _source_file(directory: Path, name: str) -> Path:
+    """A small file that one limit, set low, refuses: many rows, many Parquet columns, many bytes."""
+    if name == "wide.parquet":
+        directory.mkdir(parents=True)
+        pd.DataFrame(np.ones((2, 50)), columns=[f"c{i}" for i in range(50)]).to_parquet(directory / name)
+        return directory / name
+    return _wide_csv(directory / name, 4, rows=5000 if name == "long.csv" else 1000)
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "value", "expected"),
+    [
+        ("long.csv", "MAX_ROWS", "1000", "has more than 1000 rows (MODELOPS_SOURCE_MAX_ROWS)"),
+        ("wide.parquet", "MAX_COLUMNS", "20", "has 50 columns, more than 20 (MODELOPS_SOURCE_MAX_COLUMNS)"),
+        ("big.csv", "MAX_BYTES", "100", "more than 100 (MODELOPS_SOURCE_MAX_BYTES)"),
+    ],
+)
+def test_each_limit_the_operator_sets_refuses_a_source_past_it(
+    trainer: Trainer, store_uri: str, tmp_path: Path, name: str, setting: str, value: str, expected: str
+) -> None:
+    path = _source_file(tmp_path / "cm", name)
 
     probe = prepare(
         trainer,
@@ -98,45 +117,11 @@ def test_rows_past_the_limit_are_refused_while_parsing(trainer: Trainer, store_u
         _config_map(path),
         "--source-dir",
         str(path.parent),
-        env={"MODELOPS_SOURCE_MAX_ROWS": "1000"},
+        env={f"MODELOPS_SOURCE_{setting}": value},
     )
 
     assert probe.run.returncode == EXIT_BAD_INPUT
-    assert error_of(probe) == "source configMap:cm/long.csv has more than 1000 rows (MODELOPS_SOURCE_MAX_ROWS)"
-
-
-def test_a_wide_parquet_file_is_refused_from_its_footer(trainer: Trainer, store_uri: str, tmp_path: Path) -> None:
-    path = tmp_path / "cm" / "wide.parquet"
-    path.parent.mkdir()
-    pd.DataFrame(np.ones((2, 50)), columns=[f"c{i}" for i in range(50)]).to_parquet(path)
-
-    probe = prepare(
-        trainer,
-        store_uri,
-        _config_map(path),
-        "--source-dir",
-        str(path.parent),
-        env={"MODELOPS_SOURCE_MAX_COLUMNS": "20"},
-    )
-
-    assert probe.run.returncode == EXIT_BAD_INPUT
-    assert "has 50 columns, more than 20 (MODELOPS_SOURCE_MAX_COLUMNS)" in error_of(probe)
-
-
-def test_a_file_larger_than_the_byte_cap_is_not_opened(trainer: Trainer, store_uri: str, tmp_path: Path) -> None:
-    path = _wide_csv(tmp_path / "cm" / "big.csv", 4, rows=1000)
-
-    probe = prepare(
-        trainer,
-        store_uri,
-        _config_map(path),
-        "--source-dir",
-        str(path.parent),
-        env={"MODELOPS_SOURCE_MAX_BYTES": "100"},
-    )
-
-    assert probe.run.returncode == EXIT_BAD_INPUT
-    assert "more than 100 (MODELOPS_SOURCE_MAX_BYTES)" in error_of(probe)
+    assert f"source configMap:cm/{name} " in error_of(probe) and expected in error_of(probe)
 
 
 def zip_bomb(declared: int) -> bytes:

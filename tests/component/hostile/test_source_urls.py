@@ -194,6 +194,17 @@ def test_an_error_page_is_never_quoted(trainer: Trainer, store_uri: str) -> None
     assert error_of(probe) == f"source URL {server.url()} answered HTTP 403"
 
 
+def test_an_s3_endpoint_in_the_spec_is_held_to_the_same_rule(tmp_path: Path, connections: list[Any]) -> None:
+    from modelops.api.dataset import S3Source
+    from modelops.trainer.sources import read_s3
+
+    source = S3Source(bucket="creds", key="latest/meta-data", endpoint="http://169.254.169.254")
+
+    with pytest.raises(RefusedTargetError, match="resolves to a link-local address"):
+        read_s3(source, tmp_path, SourceLimits())
+    assert connections == []
+
+
 def test_only_global_addresses_count_as_public() -> None:
     import ipaddress
 
