@@ -32,16 +32,20 @@ def format_of(location: str, given: FileFormat | None) -> FileFormat:
     return "parquet" if lowered.endswith((".parquet", ".pq")) else "csv"
 
 
+def _line_end(chunk: bytes) -> int:
+    """Where the first line of an unquoted chunk ends (\n, or \r alone as old Macs wrote), or -1."""
+    ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+    return min(ends) if ends else -1
+
+
 def csv_columns(path: Path, where: str, limit: int) -> int:
     """The number of fields in the CSV header; refused as soon as the count passes `limit`."""
     count, quoted = 1, False
     with path.open("rb") as file:
         while chunk := file.read(_SCAN_BYTES):
             if not quoted and b'"' not in chunk:
-                end = chunk.find(b"\n")
+                end = _line_end(chunk)
                 count += chunk.count(b",", 0, end if end >= 0 else len(chunk))
-                if end >= 0:
-                    break
             else:
                 end = -1
                 for i, byte in enumerate(chunk):
@@ -49,12 +53,10 @@ def csv_columns(path: Path, where: str, limit: int) -> int:
                         quoted = not quoted
                     elif not quoted and byte == 0x2C:  # ','
                         count += 1
-                    elif not quoted and byte == 0x0A:  # '\n'
+                    elif not quoted and byte in (0x0A, 0x0D):  # '\n', '\r'
                         end = i
                         break
-                if end >= 0:
-                    break
-            if count > limit:
+            if end >= 0 or count > limit:
                 break
     if count > limit:
         raise over_limit(where, f"more than {limit} columns", "MAX_COLUMNS")
@@ -93,7 +95,7 @@ def _read_csv(path: Path, where: str, limits: SourceLimits) -> pd.DataFrame:
 def _read_parquet(path: Path, where: str, limits: SourceLimits) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    metadata = pq.ParquetFile(path).metadata
+    metadata = pq.read_metadata(path)  # the footer alone
     if metadata.num_columns > limits.max_columns:
         raise over_limit(where, f"{metadata.num_columns} columns, more than {limits.max_columns}", "MAX_COLUMNS")
     if metadata.num_rows > limits.max_rows:
