@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,28 +73,47 @@ class Measured:
     seconds: float
 
 
+# A child's ru_maxrss counts the memory it shared with its parent before exec: forked from this
+# test process (hundreds of MiB by then), every child would look that big. So a small launcher
+# (python -S, ~10 MiB) forks the measured child, reaps it with wait4 and reports its rusage.
+_LAUNCHER = """
+import json, os, sys, time
+argv, out, err, timeout, report = json.loads(sys.argv[1])
+started = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
+    os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+    os.execv(argv[0], argv)
+while True:
+    done, status, usage = os.wait4(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() - started > timeout:
+        os.kill(pid, 9)
+        done, status, usage = os.wait4(pid, 0)
+        break
+    time.sleep(0.02)
+result = {"status": status, "maxrss_kib": usage.ru_maxrss, "seconds": time.monotonic() - started}
+with open(report, "w") as f:
+    json.dump(result, f)
+"""
+
+
 def run_measured(argv: Sequence[str], *, workdir: Path, env: dict[str, str], timeout: float = 180) -> Measured:
-    """Run `argv`, reaped with wait4 so that the rusage is this child's alone, not every child's so far."""
-    out_path, err_path = workdir / "stdout", workdir / "stderr"
-    started = time.monotonic()
-    with out_path.open("w") as out, err_path.open("w") as err:
-        process = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env)
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid == process.pid:
-                break
-            if time.monotonic() - started > timeout:
-                process.kill()
-                os.wait4(process.pid, 0)
-                raise TimeoutError(f"{argv[:3]} ran longer than {timeout} s")
-            time.sleep(0.05)
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    """Run `argv` and measure its own peak RSS (the kernel's rusage of that child, via `_LAUNCHER`)."""
+    out_path, err_path, report = workdir / "stdout", workdir / "stderr", workdir / "rusage.json"
+    request = json.dumps([list(argv), str(out_path), str(err_path), timeout, str(report)])
+    subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, request], env=env, check=True, timeout=timeout + 30)
+    result = json.loads(report.read_text())
+    if result["seconds"] > timeout:
+        raise TimeoutError(f"{list(argv)[:3]} ran longer than {timeout} s")
     return Measured(
-        process.returncode,
+        os.waitstatus_to_exitcode(result["status"]),
         out_path.read_text(),
         err_path.read_text(),
-        peak_rss_mib=usage.ru_maxrss / 1024,
-        seconds=time.monotonic() - started,
+        peak_rss_mib=result["maxrss_kib"] / 1024,
+        seconds=result["seconds"],
     )
 
 
