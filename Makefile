@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: test venv controlplane lint typecheck unit integration crds clean
+.PHONY: test venv controlplane gitops-tools lint typecheck unit integration crds chart-files clean
 
 test: lint typecheck unit integration
 
@@ -22,6 +22,11 @@ venv: $(STAMP)
 controlplane:
 	bash hack/build-controlplane.sh >/dev/null
 
+# kstatus, upstream CRDs (KEDA, Prometheus Operator, Argo CD, Flux), prometheus and promtool
+gitops-tools:
+	bash hack/build-gitops-tools.sh >/dev/null
+	bash hack/install-prometheus.sh >/dev/null
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -34,11 +39,15 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest tests/unit tests/component -m 'not integration' $(PYTEST_ARGS)
 
-integration: venv controlplane
+integration: venv controlplane gitops-tools
 	$(BIN)/pytest tests/integration -m integration $(PYTEST_ARGS)
 
 crds: venv
 	$(BIN)/python -m modelops.api.crdgen
+
+# prometheus-adapter rules and the Grafana dashboard in charts/modelops/files/
+chart-files: venv
+	$(BIN)/python -m modelops.observability
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -29,7 +29,7 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     ks.posting.level = logging.getLevelName(settings.posting_level.upper())
     ks.posting.reporting_component = "modelops-operator"
     # Children are selected by our labels on the server: the operator never sees the rest.
-    for resource, selector in label_selectors().items():
+    for resource, selector in label_selectors(settings).items():
         ks.watching.label_selectors[kopf_resource(resource)] = selector
     ks.watching.server_timeout = settings.watch_server_timeout
     ks.watching.client_timeout = settings.watch_client_timeout

@@ -236,6 +236,13 @@ class Kube:
             content_type="application/apply-patch+yaml",
         )
 
+    def delete(self, resource: Resource[Any], *, namespace: str, name: str) -> None:
+        """Delete the object (its children go with it, in the background); gone already is fine."""
+        try:
+            self._call("DELETE", resource.path(namespace, name), body={"propagationPolicy": "Background"})
+        except NotFoundError:
+            pass
+
     def post_event(
         self, involved: Manifest, *, type_: str, reason: str, message: str, component: str, time: str
     ) -> None:

@@ -78,6 +78,11 @@ class OperatorSettings(BaseSettings):
         "the monitoring reads it with a few queries for all ModelDeployments instead of scraping each Service",
     )
     prometheus_refresh: float = Field(default=15.0, gt=0, description="seconds a Prometheus answer is reused")
+    keda: bool = Field(
+        default=False,
+        description="KEDA is installed: ModelDeployments may ask for autoscaling.engine KEDA (the operator "
+        "then owns and watches ScaledObjects, whose Prometheus trigger queries MODELOPS_PROMETHEUS_URL)",
+    )
 
     liveness_endpoint: str | None = Field(default="http://0.0.0.0:8081/healthz")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")

@@ -117,6 +117,12 @@ class Context:
     def apply_all(self, manifests: Sequence[Manifest]) -> list[Manifest]:
         return [self.apply(manifest) for manifest in manifests]
 
+    def delete(self, resource: Resource[Any], *, namespace: str, name: str) -> None:
+        """Delete a child the operator no longer wants, if it is there."""
+        if self.cache.raw(resource.plural, namespace=namespace, name=name) is not None:
+            self.kube.delete(resource, namespace=namespace, name=name)
+            self.cache.forget(resource.plural, namespace, name)
+
     def create(self, manifest: Manifest) -> bool:
         """Create the object unless one of that (deterministic) name exists; whether this call created it."""
         stored, created = self.kube.create_or_get(manifest)

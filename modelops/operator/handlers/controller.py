@@ -34,12 +34,14 @@ from modelops.operator.kube import (
     MODEL_DEPLOYMENTS,
     OWN_KINDS,
     PODS,
+    SCALED_OBJECTS,
     SERVING_CHILDREN,
     TRAINING_RUNS,
     Resource,
     resource_of,
 )
 from modelops.operator.naming import COMPONENT_LABEL, MANAGED_BY
+from modelops.operator.settings import OperatorSettings
 from modelops.operator.views import PodView
 from modelops.operator.workqueue import WorkQueue
 
@@ -56,9 +58,14 @@ RECONCILERS: dict[str, tuple[Resource[Any], Reconcile]] = {
 }
 
 
-def label_selectors() -> dict[Resource[Any], str]:
+def children(settings: OperatorSettings) -> tuple[Resource[Any], ...]:
+    """The kinds of children the operator owns (ScaledObjects only where KEDA is installed)."""
+    return (*CHILDREN, SCALED_OBJECTS) if settings.keda else CHILDREN
+
+
+def label_selectors(settings: OperatorSettings) -> dict[Resource[Any], str]:
     """The server-side selectors of the watches of what the operator does not own by kind."""
-    return {**dict.fromkeys(CHILDREN, MANAGED), PODS: SERVING_PODS}
+    return {**dict.fromkeys(children(settings), MANAGED), PODS: SERVING_PODS}
 
 
 def kopf_resource(resource: Resource[Any]) -> tuple[str, str] | tuple[str, str, str]:
@@ -190,7 +197,7 @@ class Controller:
         """Fill the cache with the children that exist, then start reconciling."""
         settings = self.ctx.settings
         namespaces: list[str | None] = list(settings.namespaces) or [None]
-        for resource, selector in label_selectors().items():
+        for resource, selector in label_selectors(settings).items():
             for namespace in namespaces:
                 for manifest in self.ctx.kube.pages(resource, namespace=namespace, label_selector=selector):
                     if resource is PODS:
@@ -200,7 +207,8 @@ class Controller:
         self.queue.start()
         self._resync = threading.Thread(target=self._resync_loop, name="resync", daemon=True)
         self._resync.start()
-        log.info("watch cache filled: %d children", sum(self.ctx.cache.count(r.plural) for r in CHILDREN))
+        owned = sum(self.ctx.cache.count(r.plural) for r in children(settings))
+        log.info("watch cache filled: %d children", owned)
 
     def stop(self) -> None:
         self._stop.set()
@@ -234,7 +242,7 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> Controller:
     for resource in OWN_KINDS:
         watch = kopf.on.event(*kopf_resource(resource), registry=registry, id=f"watch-{resource.plural}")
         watch(controller.own(resource.plural))
-    for resource in CHILDREN:
+    for resource in children(ctx.settings):
         watch = kopf.on.event(*kopf_resource(resource), registry=registry, id=f"watch-{resource.plural}")
         watch(controller.child(resource.plural))
     pods: Callable[..., None] = controller.pod

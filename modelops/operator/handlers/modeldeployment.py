@@ -6,17 +6,21 @@ reconcile); failing serving pods come from the pod watch (`Context.failures`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelops.api.common import ModelVersion
 from modelops.api.objects import ModelDeployment, TrainingRun
-from modelops.operator import metrics
+from modelops.operator import metrics, naming
+from modelops.operator.builders.common import Manifest
 from modelops.operator.builders.deployment import serving_deployment
 from modelops.operator.builders.hpa import serving_hpa
+from modelops.operator.builders.keda import serving_scaled_object
 from modelops.operator.builders.pdb import serving_pdb
 from modelops.operator.builders.service import endpoint, serving_service
 from modelops.operator.decisions import modeldeployment as decide
 from modelops.operator.handlers.context import Context
 from modelops.operator.handlers.monitoring import monitor, next_look
-from modelops.operator.kube import MODEL_DEPLOYMENTS, TRAINING_RUNS
+from modelops.operator.kube import HPAS, MODEL_DEPLOYMENTS, SCALED_OBJECTS, TRAINING_RUNS, Resource
 from modelops.operator.views import DeploymentView
 
 
@@ -75,11 +79,17 @@ def reconcile(ctx: Context, md: ModelDeployment) -> float | None:
         # The model went away (run deleted, label moved): keep serving what was promoted.
         model = served
     deployment: DeploymentView | None = None
-    if isinstance(model, ModelVersion):
+    scaler = autoscaler(ctx, md)
+    if isinstance(scaler, decide.Unresolved):
+        model = scaler
+    if isinstance(model, ModelVersion) and not isinstance(scaler, decide.Unresolved):
+        wanted, unwanted = scaler
         stored_deployment, *_ = ctx.apply_all(
-            [serving_deployment(md, model, ctx.settings), serving_service(md), serving_hpa(md), serving_pdb(md)]
+            [serving_deployment(md, model, ctx.settings), serving_service(md), wanted, serving_pdb(md)]
         )
         deployment = DeploymentView.model_validate(stored_deployment)
+        if unwanted is not None:
+            ctx.delete(unwanted, namespace=md.namespace, name=naming.serving_name(md.name))
     pods = ctx.failures.of(md.namespace, md.name)
     plan = decide.decide(md, model, deployment, pods, endpoint(md), ctx.clock())
     if any(event.reason == "Promoted" for event in plan.events):
@@ -87,6 +97,22 @@ def reconcile(ctx: Context, md: ModelDeployment) -> float | None:
     monitor(ctx, md.model_copy(update={"status": plan.status}), plan)
     ctx.write(MODEL_DEPLOYMENTS, stored, plan)
     return next_look(md, ctx.clock())
+
+
+def autoscaler(ctx: Context, md: ModelDeployment) -> tuple[Manifest, Resource[Any] | None] | decide.Unresolved:
+    """(the autoscaler the spec asks for, the kind of the one to remove), or why it cannot be had here."""
+    settings = ctx.settings
+    autoscaling = md.spec.autoscaling
+    if autoscaling is None or autoscaling.engine == "HPA":
+        return serving_hpa(md), SCALED_OBJECTS if settings.keda else None
+    if not settings.keda or settings.prometheus_url is None:
+        return decide.Unresolved(
+            "KedaNotConfigured",
+            "autoscaling.engine KEDA needs an operator told that KEDA is installed and where Prometheus is "
+            "(chart values keda.enabled and prometheus.url)",
+            terminal=True,
+        )
+    return serving_scaled_object(md, settings.prometheus_url), HPAS
 
 
 def _run(ctx: Context, namespace: str, name: str) -> TrainingRun | None:

@@ -100,8 +100,8 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**inherited, **ENV, **(extra or {})}
 
 
-def launch(args: Sequence[str], log: Path, env: dict[str, str]) -> Server:
-    port = free_port()
+def launch(args: Sequence[str], log: Path, env: dict[str, str], port: int | None = None) -> Server:
+    port = port or free_port()
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "modelops.serving", "--host", "127.0.0.1", "--port", str(port), *args],
