@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelops.api.modeldeployment import DriftMonitoring, PerformanceMonitoring
 
 ENV_PREFIX: Final = "MODELOPS_SERVING_"
+# Where a serving pod finds the public keys models must be signed with (a mounted ConfigMap of *.pem).
+VERIFY_KEYS_DIR: Final = "/etc/modelops/verify"
 # Response header naming the model version that answered (also `model_version` in the bodies).
 MODEL_VERSION: Final = "modelops-model-version"
 
