@@ -1,5 +1,6 @@
 # One entry point for a fresh machine: `make test` creates .venv, installs everything,
-# builds (or reuses) the control plane and runs lint, type checks and every test.
+# builds (or reuses) the control plane, the real node and the image, and runs lint, type checks
+# and every test. `make up` runs the whole system on this machine; `make down` removes it.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,9 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: test venv controlplane lint typecheck unit integration crds clean
+.PHONY: test venv controlplane gitops-tools node lint typecheck unit integration e2e up down crds chart-files clean
 
-test: lint typecheck unit integration
+test: lint typecheck unit integration e2e
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,18 @@ venv: $(STAMP)
 
 controlplane:
 	bash hack/build-controlplane.sh >/dev/null
+
+# kstatus, upstream CRDs (KEDA, Prometheus Operator, Argo CD, Flux), prometheus and promtool
+gitops-tools:
+	bash hack/build-gitops-tools.sh >/dev/null
+	bash hack/install-prometheus.sh >/dev/null
+
+# the real node: Debian's containerd, runc, CNI plugins, buildah (root); kubelet, kube-proxy,
+# CoreDNS, versitygw from Go modules; the image from the Dockerfile. Each cached after its first run.
+node: controlplane
+	bash hack/install-node-packages.sh
+	bash hack/build-node.sh >/dev/null
+	bash hack/build-images.sh >/dev/null
 
 lint: venv
 	$(BIN)/ruff check .
@@ -34,11 +47,24 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest tests/unit tests/component -m 'not integration' $(PYTEST_ARGS)
 
-integration: venv controlplane
+integration: venv controlplane gitops-tools
 	$(BIN)/pytest tests/integration -m integration $(PYTEST_ARGS)
+
+e2e: venv node
+	$(BIN)/pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+up: venv node
+	$(BIN)/python -m modelops.testing.up up
+
+down: venv
+	$(BIN)/python -m modelops.testing.up down
 
 crds: venv
 	$(BIN)/python -m modelops.api.crdgen
+
+# prometheus-adapter rules and the Grafana dashboard in charts/modelops/files/
+chart-files: venv
+	$(BIN)/python -m modelops.observability
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -84,9 +84,25 @@ class Replicas(ApiModel):
         return self
 
 
+_KEDA_CPU = "engine KEDA scales on requestsPerSecond, latencyP95 or inflight; use engine HPA for cpu"
+
+
 class Autoscaling(ApiModel):
+    model_config = cel(("self.engine != 'KEDA' || self.metric != 'cpu'", _KEDA_CPU))
+
+    engine: Literal["HPA", "KEDA"] = Field(
+        default="HPA",
+        description="HPA: an autoscaling/v2 HPA on the custom metrics API (prometheus-adapter) or CPU; "
+        "KEDA: a KEDA ScaledObject with a Prometheus trigger (the operator must be told KEDA and Prometheus)",
+    )
     metric: Literal["requestsPerSecond", "latencyP95", "inflight", "cpu"] = "requestsPerSecond"
     target: float = Field(gt=0, description="per pod: requests/s, seconds, requests, or CPU utilization %")
+
+    @model_validator(mode="after")
+    def _keda_metric(self) -> Autoscaling:
+        if self.engine == "KEDA" and self.metric == "cpu":
+            raise ValueError(_KEDA_CPU)
+        return self
 
 
 class DriftMonitoring(ApiModel):

@@ -10,6 +10,7 @@ import kopf
 from modelops.operator import metrics
 from modelops.operator.handlers import register
 from modelops.operator.handlers.context import Context
+from modelops.operator.handlers.controller import kopf_resource, label_selectors
 from modelops.operator.kube import Kube
 from modelops.operator.settings import OperatorSettings
 
@@ -22,23 +23,20 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     ks.peering.mandatory = False
     # Only the kinds and namespaces known at start: no list/watch on CRDs and namespaces needed.
     ks.scanning.disabled = True
-    ks.queueing.worker_limit = settings.worker_limit
+    # Watch handlers only fill the cache and the queue; the reconciles run on our own workers.
     ks.execution.max_workers = settings.executor_threads
-    # Handlers post their own Events for every transition; kopf's INFO chatter stays in the log.
+    # Reconciles post their own Events for every transition; kopf's INFO chatter stays in the log.
     ks.posting.level = logging.getLevelName(settings.posting_level.upper())
     ks.posting.reporting_component = "modelops-operator"
+    # Children are selected by our labels on the server: the operator never sees the rest.
+    for resource, selector in label_selectors(settings).items():
+        ks.watching.label_selectors[kopf_resource(resource)] = selector
     ks.watching.server_timeout = settings.watch_server_timeout
     ks.watching.client_timeout = settings.watch_client_timeout
     ks.watching.connect_timeout = 10
     ks.networking.request_timeout = settings.request_timeout
     ks.networking.connect_timeout = 10
-    # Handler progress and the last-handled spec live in our own annotations, not kopf's defaults.
-    ks.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="modelops.io")
-    ks.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="modelops.io", key="last-handled-configuration"
-    )
-    ks.persistence.finalizer = "modelops.io/finalizer"
-    # On SIGTERM give a reconcile in flight (sync, not cancellable) a moment to finish its writes.
+    # On SIGTERM give a watch handler in flight a moment to finish.
     ks.background.instant_exit_timeout = 5.0
     return ks
 

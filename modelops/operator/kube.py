@@ -10,6 +10,7 @@ kinds as the small views of `modelops.operator.views`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -125,9 +126,14 @@ SERVICES = Resource("v1", "services", "Service", BaseModel)
 HPAS = Resource("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", BaseModel)
 PDBS = Resource("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", BaseModel)
 SCALED_OBJECTS = Resource("keda.sh/v1alpha1", "scaledobjects", "ScaledObject", BaseModel)
-_WRITABLE: dict[str, Resource[Any]] = {
-    r.kind: r for r in (JOBS, SERVICES, DEPLOYMENTS, HPAS, PDBS, SCALED_OBJECTS, TRAINING_RUNS)
-}
+OWN_KINDS = (DATASETS, TRAINING_RUNS, MODEL_DEPLOYMENTS)
+SERVING_CHILDREN = (DEPLOYMENTS, SERVICES, HPAS, PDBS)
+_BY_KIND: dict[str, Resource[Any]] = {r.kind: r for r in (*OWN_KINDS, *SERVING_CHILDREN, JOBS, PODS, SCALED_OBJECTS)}
+
+
+def resource_of(kind: str) -> Resource[Any]:
+    """The resource of a kind the operator reads or writes."""
+    return _BY_KIND[kind]
 
 
 class Kube:
@@ -187,30 +193,40 @@ class Kube:
         # List items carry no apiVersion/kind of their own.
         return [resource.model.model_validate({"kind": resource.kind, **item}) for item in items]
 
-    def create_or_get(self, manifest: Manifest) -> bool:
-        """Create the object unless one of that name exists; whether this call created it."""
-        resource = _WRITABLE[manifest["kind"]]
+    def pages(
+        self, resource: Resource[Any], *, namespace: str | None, label_selector: str | None = None, limit: int = 500
+    ) -> Iterator[Manifest]:
+        """Every object of a kind (in a namespace, or in all), as stored, fetched `limit` at a time."""
+        prefix = "/api/v1" if resource.api_version == "v1" else f"/apis/{resource.api_version}"
+        path = resource.path(namespace) if namespace else f"{prefix}/{resource.plural}"
+        query = [("limit", str(limit)), *([("labelSelector", label_selector)] if label_selector else [])]
+        token = ""
+        while True:
+            page = self._call("GET", path, query=[*query, *([("continue", token)] if token else [])])
+            for item in page.get("items", []):
+                yield {"apiVersion": resource.api_version, "kind": resource.kind, **item}
+            token = page.get("metadata", {}).get("continue") or ""
+            if not token:
+                return
+
+    def create_or_get(self, manifest: Manifest) -> tuple[Manifest, bool]:
+        """(the object, whether this call created it). An existing object of that name is returned as is."""
+        resource = _BY_KIND[manifest["kind"]]
         namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
         try:
-            self._call("POST", resource.path(namespace), query=[("fieldManager", FIELD_MANAGER)], body=manifest)
-            return True
+            query = [("fieldManager", FIELD_MANAGER)]
+            return self._call("POST", resource.path(namespace), query=query, body=manifest), True
         except ConflictError:
             pass
-        if self._call_exists(resource, namespace, name):
-            return False
-        # Deleted between the two calls; the next reconcile creates it.
-        raise ConflictError("Conflict", f"{manifest['kind']} {name} is being deleted")
-
-    def _call_exists(self, resource: Resource[Any], namespace: str, name: str) -> bool:
         try:
-            self._call("GET", resource.path(namespace, name))
+            return self._call("GET", resource.path(namespace, name)), False
         except NotFoundError:
-            return False
-        return True
+            # Deleted between the two calls; the next reconcile creates it.
+            raise ConflictError("Conflict", f"{manifest['kind']} {name} is being deleted") from None
 
     def apply(self, manifest: Manifest) -> Manifest:
         """Server-side apply, forced: fields the operator sets are the operator's. The stored object."""
-        resource = _WRITABLE[manifest["kind"]]
+        resource = _BY_KIND[manifest["kind"]]
         meta = manifest["metadata"]
         return self._call(
             "PATCH",
@@ -220,9 +236,44 @@ class Kube:
             content_type="application/apply-patch+yaml",
         )
 
-    def patch_status(self, resource: Resource[Any], *, namespace: str, name: str, patch: Manifest) -> None:
+    def delete(self, resource: Resource[Any], *, namespace: str, name: str) -> None:
+        """Delete the object (its children go with it, in the background); gone already is fine."""
+        try:
+            self._call("DELETE", resource.path(namespace, name), body={"propagationPolicy": "Background"})
+        except NotFoundError:
+            pass
+
+    def post_event(
+        self, involved: Manifest, *, type_: str, reason: str, message: str, component: str, time: str
+    ) -> None:
+        """A core/v1 Event about `involved` (what `kubectl describe` lists under Events)."""
+        meta = involved["metadata"]
+        namespace = meta["namespace"]
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "namespace": namespace,
+                "uid": meta["uid"],
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message,
+            "source": {"component": component},
+            "reportingComponent": component,
+            "firstTimestamp": time,
+            "lastTimestamp": time,
+            "count": 1,
+        }
+        self._call("POST", f"/api/v1/namespaces/{quote(namespace)}/events", body=event)
+
+    def patch_status(self, resource: Resource[Any], *, namespace: str, name: str, patch: Manifest) -> Manifest:
         """A JSON merge patch of the status subresource (`patch` is the diff, see `status.merge_patch`)."""
-        self._call(
+        return self._call(
             "PATCH",
             resource.path(namespace, name, "status"),
             body={"status": patch},

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from modelops.api.common import ResourceRequirements
 from modelops.artifacts.store import namespace_root
+from modelops.contract.jobs import SourceLimits
 
 
 class OperatorSettings(BaseSettings):
@@ -53,13 +54,14 @@ class OperatorSettings(BaseSettings):
     job_active_deadline_seconds: int = Field(default=3600, ge=10)
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, description="finished Jobs are kept this long")
 
-    resync_interval: float = Field(default=30.0, gt=0, description="seconds between level-triggered reconciles")
-    rollout_poll_interval: float = Field(
-        default=1.0, gt=0, description="a rolling-out ModelDeployment's Deployment is re-read after 1, 2, 4... of these"
+    resync_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds in which every object is checked once against the watch cache (a safety net: "
+        "changes of objects and children are acted on as their watch events arrive)",
     )
-    rollout_poll_max: float = Field(default=4.0, gt=0, description="longest wait between two reads of a rollout")
-    worker_limit: int = Field(default=20, ge=1, description="objects handled at once")
-    executor_threads: int = Field(default=8, ge=1)
+    worker_limit: int = Field(default=8, ge=1, description="objects reconciled at once (worker threads)")
+    executor_threads: int = Field(default=4, ge=1, description="threads of kopf's watch handlers")
     watch_server_timeout: int = Field(default=300, ge=10)
     watch_client_timeout: int = Field(default=330, ge=10)
     request_timeout: float = Field(default=60.0, gt=0)
@@ -71,6 +73,34 @@ class OperatorSettings(BaseSettings):
         description="where the serving metrics are read; {service} and {namespace} are filled in",
     )
     monitoring_timeout: float = Field(default=5.0, gt=0)
+    prometheus_url: str | None = Field(
+        default=None,
+        description="Prometheus that scrapes the serving pods (with namespace and modeldeployment labels): "
+        "the monitoring reads it with a few queries for all ModelDeployments instead of scraping each Service",
+    )
+    prometheus_refresh: float = Field(default=15.0, gt=0, description="seconds a Prometheus answer is reused")
+    signing_key_secret: str | None = Field(
+        default=None,
+        description="Secret (in each namespace that trains) holding private.pem: mounted into train Jobs only, "
+        "every model version they write is signed with it",
+    )
+    signing_public_keys: str | None = Field(
+        default=None,
+        description="ConfigMap (in each namespace that serves) of *.pem public keys mounted into serving pods: "
+        "a model's signature is checked against them",
+    )
+    signature_required: bool | None = Field(
+        default=None, description="serving pods refuse unsigned models; default: when signing_public_keys is set"
+    )
+    source_limits: SourceLimits = Field(
+        default_factory=SourceLimits.from_env,
+        description="what prepare Jobs may read (MODELOPS_SOURCE_*, passed on to the Jobs as they are)",
+    )
+    keda: bool = Field(
+        default=False,
+        description="KEDA is installed: ModelDeployments may ask for autoscaling.engine KEDA (the operator "
+        "then owns and watches ScaledObjects, whose Prometheus trigger queries MODELOPS_PROMETHEUS_URL)",
+    )
 
     liveness_endpoint: str | None = Field(default="http://0.0.0.0:8081/healthz")
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")
@@ -113,6 +143,13 @@ class OperatorSettings(BaseSettings):
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    @property
+    def signatures_required(self) -> bool:
+        """Serving pods refuse unsigned models: as set, or whenever public keys are given."""
+        if self.signature_required is not None:
+            return self.signature_required
+        return self.signing_public_keys is not None
 
     def models_prefix(self, namespace: str) -> str:
         """Where a namespace's model versions live in the store: `<store>/<namespace>/models/`."""

@@ -6,6 +6,7 @@ The integration tests run the operator with exactly the chart's ServiceAccount, 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,3 +45,15 @@ def operator_environment(docs: list[dict[str, Any]]) -> dict[str, str]:
 
 def service_account_name(docs: list[dict[str, Any]]) -> str:
     return str(operator_deployment(docs)["spec"]["template"]["spec"]["serviceAccountName"])
+
+
+def install_chart(
+    helm: Path, kubeconfig: Path, release: str, namespace: str, values: Mapping[str, str], *args: str
+) -> None:
+    """`helm install` the chart (creating ``namespace``) with ``--set key=value`` for each of ``values``."""
+    sets = [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+    command = [str(helm), "install", release, str(CHART_DIR), "-n", namespace, "--create-namespace", *sets, *args]
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"helm install {release} failed ({done.returncode}): {done.stderr.strip()}")

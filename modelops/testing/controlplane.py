@@ -1,4 +1,4 @@
-"""A real Kubernetes control plane on loopback, for integration tests.
+"""A real Kubernetes control plane on this machine, for integration and end-to-end tests.
 
 Like controller-runtime's *envtest* this runs the upstream binaries as local
 processes, but it runs more of them, so that the cluster *behaves* like one a
@@ -20,7 +20,12 @@ kube-apiserver
     TokenRequest API and bound tokens work), a ``--service-cluster-ip-range``
     (Services get ClusterIPs) and the front-proxy / request-header settings that
     aggregated APIs (the custom metrics API behind an HPA) need. Only API
-    Priority and Fairness is switched off, to keep it light on two cores.
+    Priority and Fairness is switched off, to keep it light on two cores. It
+    listens on ``address`` (loopback by default); on loopback it maintains no
+    ``kubernetes`` Service endpoints (they may not point at loopback, and no
+    pod needs them), elsewhere (a real node's side of a veth, see
+    :mod:`modelops.testing.node`) it does, so pods reach it at its ClusterIP. It
+    reaches kubelets by their InternalIP with a client certificate of its own.
 
 kube-controller-manager
     Turns the API into a cluster: Deployment -> ReplicaSet -> Pod, Job -> Pod
@@ -33,22 +38,14 @@ kube-controller-manager
 kube-scheduler
     Binds pods to nodes; without it every pod stays Pending forever.
 
-kwok
+kwok (when ``nodes`` > 0)
     Plays the kubelet of a few fake nodes (``--manage-all-nodes=false``: only
-    nodes annotated ``kwok.x-k8s.io/node=fake`` are managed). It keeps the nodes
-    Ready through node leases and moves their pods through *Stages*
-    (``kind: Stage, apiVersion: kwok.x-k8s.io/v1alpha1``, written to
-    ``kwok.yaml`` in the temp dir): scheduled pods become Running and Ready,
-    pods owned by a Job then Succeed, deleted pods are removed. Pods matching
-    ``manual_pod_selector`` are excluded from the first two stages: after the
-    scheduler binds them nothing touches them, so a test can "be the kubelet"
-    for them (see :class:`modelops.testing.kubelet.ProcessKubelet`). Deletion
-    still applies to them, so namespaces always finish terminating.
+    nodes annotated ``kwok.x-k8s.io/node=fake`` are managed) through the Stages
+    of :mod:`modelops.testing.kwok`.
 
-Certificates (one ECDSA P-256 CA signing the API server's serving certificate
-and a client certificate per component, a separate front-proxy CA, and the
-service-account signing key) are generated at start-up with ``cryptography``;
-ECDSA keys take microseconds, so nothing needs caching.
+Certificates come from :mod:`modelops.testing.pki` (one CA for the cluster, a
+separate front-proxy CA, the service-account signing key); :attr:`ControlPlane.ca`
+issues more, e.g. a real node's kubelet certificates.
 
 Binaries come from ``hack/build-controlplane.sh``, which builds them once per
 version from the Go module proxy and prints their directory (a cached run
@@ -56,31 +53,24 @@ takes milliseconds). ``MODELOPS_CONTROLPLANE_BIN_DIR`` points at a directory of
 ready binaries instead, and the script itself honours ``ETCD_BIN``,
 ``KUBE_APISERVER_BIN`` and friends.
 
-Process hygiene: every component runs in its own session (process group) with
-``PR_SET_PDEATHSIG=SIGKILL`` when started from the main thread, logs to
-``<dir>/logs/<component>.log``, and :meth:`ControlPlane.stop` SIGTERMs every
-group, waits, then SIGKILLs what is left. ``stop`` runs on leaving the ``with``
-block (also on exceptions and Ctrl-C, which arrives as KeyboardInterrupt), from
-a SIGTERM/SIGHUP handler (after which the signal's previous disposition is
-applied, so the process still dies) and at interpreter exit. A failed start
-raises :class:`ControlPlaneError` whose message ends with the tail of the
-failing component's log (the logs stay in the temp dir after a failed start). Set
-``MODELOPS_KEEP_CONTROLPLANE=1`` (or ``keep_dir=True``) to keep the whole temp dir
-(logs, certificates, etcd data) after a successful run too.
+Processes are run by :class:`modelops.testing.processes.Supervisor`.
+:meth:`ControlPlane.stop` runs on leaving the ``with`` block (also on exceptions
+and Ctrl-C, which arrives as KeyboardInterrupt), from a SIGTERM/SIGHUP handler
+and at interpreter exit. A failed start raises :class:`ControlPlaneError` whose
+message ends with the tail of the failing component's log (the logs stay in the
+temp dir after a failed start). Set ``MODELOPS_KEEP_CONTROLPLANE=1`` (or
+``keep_dir=True``) to keep the whole temp dir (logs, certificates, etcd data)
+after a successful run too.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import datetime as dt
 import ipaddress
 import json
 import os
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -91,34 +81,31 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import IO, Any
+from types import TracebackType
+from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from modelops.testing.kwok import NODE_ANNOTATION, kwok_stages, parse_selector
+from modelops.testing.pki import CertificateAuthority, key_pem, new_key, public_key_pem, write_secret
+from modelops.testing.processes import SignalGuard, Supervisor, free_ports
 
 __all__ = [
-    "KWOK_NODE_ANNOTATION",
+    "POD_CIDR",
     "REQUIRED_BINARIES",
+    "SERVICE_CIDR",
     "ControlPlane",
     "ControlPlaneError",
     "KubectlError",
     "find_binaries",
-    "kwok_stages",
-    "selector_to_jq",
 ]
 
 REQUIRED_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
-KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
-_BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "hack" / "build-controlplane.sh"
-_LOG_TAIL_LINES = 40
-_STOP_GRACE_SECONDS = 5.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_BUILD_SCRIPT = REPO_ROOT / "hack" / "build-controlplane.sh"
 
 
 class ControlPlaneError(RuntimeError):
@@ -130,9 +117,6 @@ class KubectlError(subprocess.CalledProcessError):
 
     def __str__(self) -> str:
         return f"{super().__str__()}\nstderr: {(self.stderr or '').strip()}"
-
-
-# --------------------------------------------------------------------------- binaries
 
 
 def find_binaries(build_script: Path | None = None) -> Path:
@@ -163,421 +147,20 @@ def find_binaries(build_script: Path | None = None) -> Path:
     return bin_dir
 
 
-# --------------------------------------------------------------------------- PKI
-
-
-def _new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _name(common_name: str, organizations: Sequence[str] = ()) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    return x509.Name(attrs)
-
-
-def _cert_builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, *, ca: bool
-) -> x509.CertificateBuilder:
-    """What the CA and the certificates it issues share: a month's validity (from an hour ago,
-    against clock skew) and key usages that only a CA may sign certificates with."""
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
-
-
-@dataclass(frozen=True)
-class _CA:
-    key: ec.EllipticCurvePrivateKey
-    cert: x509.Certificate
-
-    @classmethod
-    def create(cls, common_name: str) -> _CA:
-        key = _new_key()
-        subject = _name(common_name)
-        cert = (
-            _cert_builder(subject, subject, key, ca=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        return cls(key, cert)
-
-    def issue(
-        self,
-        common_name: str,
-        organizations: Sequence[str] = (),
-        *,
-        server: bool = False,
-        dns_names: Sequence[str] = (),
-        ips: Sequence[str] = (),
-    ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-        key = _new_key()
-        builder = (
-            _cert_builder(_name(common_name, organizations), self.cert.subject, key, ca=False)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
-        )
-        if dns_names or ips:
-            sans: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
-            sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return key, builder.sign(self.key, hashes.SHA256())
-
-
-# --------------------------------------------------------------------------- kwok stages
-
-
-def _parse_selector(selector: str) -> list[tuple[str, str, str]]:
-    """Parse an equality-based label selector into (key, op, value), op in =, !=, exists, !exists."""
-    terms: list[tuple[str, str, str]] = []
-    for raw in selector.split(","):
-        term = raw.strip()
-        if not term:
-            continue
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            terms.append((key.strip(), "!=", value.strip()))
-        elif "==" in term:
-            key, value = term.split("==", 1)
-            terms.append((key.strip(), "=", value.strip()))
-        elif "=" in term:
-            key, value = term.split("=", 1)
-            terms.append((key.strip(), "=", value.strip()))
-        elif term.startswith("!"):
-            terms.append((term[1:].strip(), "!exists", ""))
-        elif " " in term or "(" in term:
-            raise ValueError(f"only equality-based label selectors are supported, not {term!r}")
-        else:
-            terms.append((term, "exists", ""))
-    if not terms:
-        raise ValueError(f"empty label selector {selector!r}")
-    return terms
-
-
-def selector_to_jq(selector: str) -> str:
-    """A jq expression (kwok's selector language) that is ``true`` for objects matching the selector."""
-    parts = []
-    for key, op, value in _parse_selector(selector):
-        label = f".metadata.labels[{json.dumps(key)}]"
-        if op == "=":
-            parts.append(f"({label} == {json.dumps(value)})")
-        elif op == "!=":
-            parts.append(f"({label} != {json.dumps(value)})")
-        elif op == "exists":
-            parts.append(f"({label} != null)")
-        else:
-            parts.append(f"({label} == null)")
-    return " and ".join(parts)
-
-
-_NODE_CONDITIONS_TEMPLATE = """{{ $now := Now }}
-{{ $lastTransitionTime := or .metadata.creationTimestamp $now }}
-conditions:
-{{ range NodeConditions }}
-- lastHeartbeatTime: {{ $now | Quote }}
-  lastTransitionTime: {{ $lastTransitionTime | Quote }}
-  message: {{ .message | Quote }}
-  reason: {{ .reason | Quote }}
-  status: {{ .status | Quote }}
-  type: {{ .type | Quote }}
-{{ end }}
-addresses:
-{{ with .status.addresses }}
-{{ YAML . 0 }}
-{{ else }}
-- address: {{ NodeIP | Quote }}
-  type: InternalIP
-- address: {{ .metadata.name | Quote }}
-  type: Hostname
-{{ end }}
-"""
-
-_NODE_INIT_TEMPLATE = (
-    _NODE_CONDITIONS_TEMPLATE
-    + """allocatable:
-{{ with .status.allocatable }}
-{{ YAML . 1 }}
-{{ else }}
-  cpu: "8"
-  memory: 32Gi
-  pods: "110"
-{{ end }}
-capacity:
-{{ with .status.capacity }}
-{{ YAML . 1 }}
-{{ else }}
-  cpu: "8"
-  memory: 32Gi
-  pods: "110"
-{{ end }}
-{{ $info := .status.nodeInfo }}
-{{ $kwok := printf "kwok-%s" Version }}
-nodeInfo:
-  architecture: {{ or $info.architecture "amd64" }}
-  bootID: {{ or $info.bootID `""` }}
-  containerRuntimeVersion: {{ or $info.containerRuntimeVersion $kwok }}
-  kernelVersion: {{ or $info.kernelVersion $kwok }}
-  kubeProxyVersion: {{ or $info.kubeProxyVersion $kwok }}
-  kubeletVersion: {{ or $info.kubeletVersion $kwok }}
-  machineID: {{ or $info.machineID `""` }}
-  operatingSystem: {{ or $info.operatingSystem "linux" }}
-  osImage: {{ or $info.osImage `""` }}
-  systemUUID: {{ or $info.systemUUID `""` }}
-phase: Running
-"""
-)
-
-_POD_READY_TEMPLATE = """{{ $now := Now }}
-conditions:
-- lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: PodReadyToStartContainers
-- lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: Initialized
-- lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: Ready
-- lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: ContainersReady
-{{ range .spec.readinessGates }}
-- lastTransitionTime: {{ $now | Quote }}
-  status: "True"
-  type: {{ .conditionType | Quote }}
-{{ end }}
-containerStatuses:
-{{ range .spec.containers }}
-- image: {{ .image | Quote }}
-  name: {{ .name | Quote }}
-  ready: true
-  started: true
-  restartCount: 0
-  state:
-    running:
-      startedAt: {{ $now | Quote }}
-{{ end }}
-initContainerStatuses:
-{{ range .spec.initContainers }}
-- image: {{ .image | Quote }}
-  name: {{ .name | Quote }}
-  ready: true
-  restartCount: 0
-  {{ if eq .restartPolicy "Always" }}
-  started: true
-  state:
-    running:
-      startedAt: {{ $now | Quote }}
-  {{ else }}
-  state:
-    terminated:
-      exitCode: 0
-      finishedAt: {{ $now | Quote }}
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-  {{ end }}
-{{ end }}
-{{ with NodeIPsWith .spec.nodeName }}
-hostIP: {{ index . 0 | Quote }}
-hostIPs:
-{{ range . }}
-- ip: {{ . | Quote }}
-{{ end }}
-{{ end }}
-{{ $uid := or .metadata.uid "" }}
-{{ $name := or .metadata.name "" }}
-{{ $namespace := or .metadata.namespace "" }}
-{{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) $uid $name $namespace }}
-podIP: {{ index . 0 | Quote }}
-podIPs:
-{{ range . }}
-- ip: {{ . | Quote }}
-{{ end }}
-{{ end }}
-phase: Running
-startTime: {{ $now | Quote }}
-"""
-
-_POD_COMPLETE_TEMPLATE = """{{ $now := Now }}
-conditions:
-- lastTransitionTime: {{ $now | Quote }}
-  reason: PodCompleted
-  status: "False"
-  type: Ready
-- lastTransitionTime: {{ $now | Quote }}
-  reason: PodCompleted
-  status: "False"
-  type: ContainersReady
-containerStatuses:
-{{ range .spec.containers }}
-- image: {{ .image | Quote }}
-  name: {{ .name | Quote }}
-  ready: false
-  started: false
-  restartCount: 0
-  state:
-    terminated:
-      exitCode: 0
-      finishedAt: {{ $now | Quote }}
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-{{ end }}
-phase: Succeeded
-"""
-
-
-def _stage(
-    name: str, kind: str, expressions: list[dict[str, Any]], next_: dict[str, Any], **spec: Any
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "kind": "Stage",
-        "metadata": {"name": name},
-        "spec": {
-            "resourceRef": {"apiGroup": "v1", "kind": kind},
-            "selector": {"matchExpressions": expressions},
-            "next": next_,
-            **spec,
-        },
+def write_kubeconfig(
+    path: Path, *, server: str, ca_file: Path, user: str, credentials: dict[str, str], namespace: str = "default"
+) -> Path:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "modelops-test", "cluster": {"server": server, "certificate-authority": str(ca_file)}}],
+        "users": [{"name": user, "user": credentials}],
+        "contexts": [
+            {"name": "modelops-test", "context": {"cluster": "modelops-test", "user": user, "namespace": namespace}}
+        ],
+        "current-context": "modelops-test",
     }
-
-
-def kwok_stages(manual_pod_selector: str | None = None) -> list[dict[str, Any]]:
-    """The Stage objects kwok runs: nodes Ready; pods Running+Ready, Job pods Succeeded, deletion.
-
-    Pods matching ``manual_pod_selector`` get no Running/Succeeded stage.
-    """
-    alive = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
-    automatic = []
-    if manual_pod_selector:
-        automatic = [{"key": selector_to_jq(manual_pod_selector), "operator": "In", "values": ["false"]}]
-    ready = '.status.conditions.[] | select( .type == "Ready" ) | .status'
-    return [
-        _stage(
-            "node-initialize",
-            "Node",
-            [{"key": ready, "operator": "NotIn", "values": ["True"]}],
-            {"statusTemplate": _NODE_INIT_TEMPLATE},
-        ),
-        _stage(
-            "node-heartbeat-with-lease",
-            "Node",
-            [
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": ready, "operator": "In", "values": ["True"]},
-            ],
-            {"statusTemplate": _NODE_CONDITIONS_TEMPLATE},
-            delay={"durationMilliseconds": 60000, "jitterDurationMilliseconds": 65000},
-        ),
-        _stage(
-            "pod-ready",
-            "Pod",
-            [
-                alive,
-                {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
-                {"key": ready, "operator": "NotIn", "values": ["True"]},
-                *automatic,
-            ],
-            {"statusTemplate": _POD_READY_TEMPLATE},
-        ),
-        _stage(
-            "pod-complete",
-            "Pod",
-            [
-                alive,
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-                *automatic,
-            ],
-            {"statusTemplate": _POD_COMPLETE_TEMPLATE},
-        ),
-        _stage(
-            "pod-delete",
-            "Pod",
-            [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
-            {"finalizers": {"empty": True}, "delete": True},
-        ),
-    ]
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (all bound at once, so no duplicates)."""
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    try:
-        data = path.read_bytes()[-64 * 1024 :]
-    except OSError as exc:
-        return f"<cannot read {path}: {exc}>"
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
-
-
-@dataclass
-class _Component:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-
-    def error(self, message: str) -> ControlPlaneError:
-        return ControlPlaneError(
-            f"{message}\n--- last {_LOG_TAIL_LINES} lines of {self.log_path} ---\n{_tail(self.log_path)}"
-        )
+    return write_secret(path, yaml.safe_dump(config, sort_keys=False).encode())
 
 
 @dataclass
@@ -589,17 +172,14 @@ class _Timings:
         self.phases[phase] = round(time.monotonic() - self.started, 3)
 
 
-# --------------------------------------------------------------------------- the control plane
-
-
 class ControlPlane:
-    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok on loopback.
+    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler (+ kwok).
 
     Use as a context manager (``with ControlPlane() as cp: cp.kubectl("get", "nodes")``)
     or call :meth:`start` / :meth:`stop`. Several can run at once: every port is free-picked.
 
     Args:
-        nodes: number of kwok nodes to register (``kwok-node-0`` ...).
+        nodes: number of kwok nodes to register (``kwok-node-0`` ...); 0 runs no kwok.
         manual_pod_selector: equality-based label selector (e.g. ``"modelops.io/run-locally=true"``);
             matching pods are scheduled but never started/completed by kwok.
         bin_dir: directory with the binaries; default :func:`find_binaries`.
@@ -607,6 +187,8 @@ class ControlPlane:
         start_timeout: seconds for the whole start-up.
         keep_dir: keep the temp dir (logs, certs) after stop; default from ``MODELOPS_KEEP_CONTROLPLANE``.
         extra_apiserver_args: appended to kube-apiserver's command line (e.g. ``--feature-gates=...``).
+        extra_controller_manager_args: appended to kube-controller-manager's (e.g. ``--kube-api-qps=...``).
+        address: the IPv4 address kube-apiserver listens on and advertises (an address of this machine).
     """
 
     def __init__(
@@ -619,11 +201,13 @@ class ControlPlane:
         start_timeout: float = 120.0,
         keep_dir: bool | None = None,
         extra_apiserver_args: Sequence[str] = (),
+        extra_controller_manager_args: Sequence[str] = (),
+        address: str = "127.0.0.1",
     ) -> None:
-        if nodes < 1:
-            raise ValueError("at least one node is needed")
+        if nodes < 0:
+            raise ValueError("the number of kwok nodes cannot be negative")
         if manual_pod_selector:
-            _parse_selector(manual_pod_selector)  # fail early on unsupported syntax
+            parse_selector(manual_pod_selector)  # fail early on unsupported syntax
         self.nodes = nodes
         self.manual_pod_selector = manual_pod_selector
         self._bin_dir = Path(bin_dir) if bin_dir else None
@@ -636,19 +220,21 @@ class ControlPlane:
         self.start_timeout = start_timeout
         self.keep_dir = keep_dir if keep_dir is not None else bool(os.environ.get("MODELOPS_KEEP_CONTROLPLANE"))
         self.extra_apiserver_args = list(extra_apiserver_args)
+        self.extra_controller_manager_args = list(extra_controller_manager_args)
+        self.address = address
         self.node_names = [f"kwok-node-{i}" for i in range(nodes)]
         self.startup_seconds: float | None = None
         self.timings: dict[str, float] = {}
         self._dir: Path | None = None
-        self._components: list[_Component] = []
+        self._supervisor: Supervisor | None = None
+        self._ca: CertificateAuthority | None = None
         self._ports: dict[str, int] = {}
         self._lock = threading.Lock()
         self._started = False
         self._stopped = False
         self._failed = False
         self._ssl: ssl.SSLContext | None = None
-        self._prev_handlers: dict[int, Any] = {}
-        self._sa_kubeconfigs: dict[tuple[str, str], Path] = {}
+        self._signals = SignalGuard(self.stop)
 
     # ------------------------------------------------------------------ public API
 
@@ -674,16 +260,23 @@ class ControlPlane:
     def server(self) -> str:
         if "apiserver" not in self._ports:
             raise ControlPlaneError("control plane not started")
-        return f"https://127.0.0.1:{self._ports['apiserver']}"
+        return f"https://{self.address}:{self._ports['apiserver']}"
 
     @property
     def ca_file(self) -> Path:
         return self.dir / "pki" / "ca.crt"
 
     @property
+    def ca(self) -> CertificateAuthority:
+        """The cluster CA: API clients and kubelets present certificates it issued."""
+        if self._ca is None:
+            raise ControlPlaneError("control plane not started")
+        return self._ca
+
+    @property
     def pids(self) -> dict[str, int]:
         """Process id (= process group id) of each running component."""
-        return {c.name: c.proc.pid for c in self._components}
+        return self._supervisor.pids if self._supervisor else {}
 
     def log_path(self, component: str) -> Path:
         return self.dir / "logs" / f"{component}.log"
@@ -705,6 +298,20 @@ class ControlPlane:
             raise KubectlError(proc.returncode, cmd, proc.stdout, proc.stderr)
         return proc
 
+    def client_kubeconfig(self, name: str, common_name: str, organizations: Sequence[str] = ()) -> Path:
+        """``<dir>/<name>.kubeconfig`` authenticating with a new client certificate for that user and groups."""
+        pair = self.ca.issue(self.dir / "pki", name, common_name, organizations)
+        return self.write_kubeconfig(
+            self.dir / f"{name}.kubeconfig",
+            common_name,
+            {"client-certificate": str(pair.cert), "client-key": str(pair.key)},
+        )
+
+    def write_kubeconfig(self, path: Path, user: str, credentials: dict[str, str], namespace: str = "default") -> Path:
+        return write_kubeconfig(
+            path, server=self.server, ca_file=self.ca_file, user=user, credentials=credentials, namespace=namespace
+        )
+
     def kubeconfig_as(self, service_account: str, namespace: str, *, duration: str = "24h") -> Path:
         """A kubeconfig that authenticates *as* ``system:serviceaccount:<namespace>:<service_account>``.
 
@@ -717,9 +324,7 @@ class ControlPlane:
         ).stdout.strip()
         path = self.dir / "kubeconfigs" / f"sa-{namespace}-{service_account}.kubeconfig"
         user = f"system:serviceaccount:{namespace}:{service_account}"
-        self._write_kubeconfig(path, user, {"token": token}, namespace=namespace)
-        self._sa_kubeconfigs[(namespace, service_account)] = path
-        return path
+        return self.write_kubeconfig(path, user, {"token": token}, namespace=namespace)
 
     def start(self) -> ControlPlane:
         with self._lock:
@@ -728,15 +333,16 @@ class ControlPlane:
             self._started = True
         timings = _Timings()
         try:
-            self._install_signal_handlers()
+            self._signals.install()
             atexit.register(self.stop)
             bin_dir = self.bin_dir
             timings.mark("binaries")
             self._dir = Path(tempfile.mkdtemp(prefix="modelops-cp-"))
-            (self._dir / "logs").mkdir()
             (self._dir / "kubeconfigs").mkdir()
-            names = ["etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"]
-            self._ports = dict(zip(names, _free_ports(len(names)), strict=True))
+            self._supervisor = Supervisor(self._dir / "logs")
+            names = ["etcd", "etcd-peer", "controller-manager", "scheduler", "kwok"]
+            self._ports = dict(zip(names, free_ports(len(names)), strict=True))
+            self._ports["apiserver"] = free_ports(1, self.address)[0]
             self._write_pki()
             timings.mark("pki")
             self._start_etcd(bin_dir)
@@ -745,12 +351,14 @@ class ControlPlane:
             self._wait("kube-apiserver", self._apiserver_ready, timings)
             self._start_controller_manager(bin_dir)
             self._start_scheduler(bin_dir)
-            self._start_kwok(bin_dir)
-            self._register_nodes()
-            timings.mark("nodes-registered")
+            if self.nodes:
+                self._start_kwok(bin_dir)
+                self._register_nodes()
+                timings.mark("nodes-registered")
             self._wait("kube-scheduler", lambda: self._healthz("scheduler"), timings)
             self._wait("kube-controller-manager", lambda: self._healthz("controller-manager"), timings)
-            self._wait("kwok", self._nodes_ready, timings, what="nodes Ready")
+            if self.nodes:
+                self._wait("kwok", self._nodes_ready, timings, what="nodes Ready")
             self._wait("kube-controller-manager", self._default_service_account, timings, what="default/default SA")
         except BaseException:
             self._failed = True  # keep the logs the error message points at
@@ -767,30 +375,12 @@ class ControlPlane:
                 self._stopped = True
                 return
             self._stopped = True
-        in_main = threading.current_thread() is threading.main_thread()
-        blocked = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if in_main else None
-        try:
+        with self._signals.blocked():
             # etcd last: kube-apiserver shuts down in about a second while etcd answers, but
             # hangs in retries when both get SIGTERM together.
-            clients = [c for c in reversed(self._components) if c.name != "etcd"]
-            for tier in (clients, [c for c in self._components if c.name == "etcd"]):
-                for comp in tier:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(comp.proc.pid, signal.SIGTERM)
-                deadline = time.monotonic() + _STOP_GRACE_SECONDS
-                for comp in tier:
-                    try:
-                        comp.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                    except subprocess.TimeoutExpired:
-                        with contextlib.suppress(ProcessLookupError, PermissionError):
-                            os.killpg(comp.proc.pid, signal.SIGKILL)
-                        comp.proc.wait()
-                    # anything the component left behind in its process group
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(comp.proc.pid, signal.SIGKILL)
-                    comp.log_file.close()
-            self._restore_signal_handlers()
+            if self._supervisor is not None:
+                self._supervisor.stop(last={"etcd"})
+            self._signals.restore()
             atexit.unregister(self.stop)
             if self._dir is not None and not self.keep_dir:
                 if self._failed:
@@ -798,9 +388,6 @@ class ControlPlane:
                         shutil.rmtree(self._dir / sub, ignore_errors=True)
                 else:
                     shutil.rmtree(self._dir, ignore_errors=True)
-        finally:
-            if old_mask is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -813,48 +400,21 @@ class ControlPlane:
     ) -> None:
         self.stop()
 
-    # ------------------------------------------------------------------ signals
-
-    def _install_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            prev = signal.getsignal(signum)
-            self._prev_handlers[signum] = prev
-
-            def handler(num: int, frame: FrameType | None, prev: Any = prev) -> None:
-                self.stop()
-                signal.signal(num, prev if prev is not None else signal.SIG_DFL)
-                if callable(prev):
-                    prev(num, frame)
-                elif prev != signal.SIG_IGN:
-                    os.kill(os.getpid(), num)  # the default action: die, now without orphans
-
-            signal.signal(signum, handler)
-
-    def _restore_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum, prev in self._prev_handlers.items():
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signum, prev if prev is not None else signal.SIG_DFL)
-        self._prev_handlers.clear()
+    def iter_logs(self) -> Iterator[tuple[str, Path]]:
+        """(component, log path) of every started component."""
+        for comp in self._supervisor.components if self._supervisor else []:
+            yield comp.name, comp.log_path
 
     # ------------------------------------------------------------------ files
 
-    def _write(self, relative: str, data: bytes | str, mode: int = 0o600) -> Path:
-        path = self.dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        path.chmod(mode)
-        return path
-
     def _write_pki(self) -> None:
-        ca = _CA.create("modelops-test-ca")
-        self._write("pki/ca.crt", _cert_pem(ca.cert), 0o644)
-        self._write("pki/ca.key", _key_pem(ca.key))
+        pki = self.dir / "pki"
+        self._ca = ca = CertificateAuthority.create("modelops-test-ca")
+        ca.write(pki / "ca.crt", pki / "ca.key")
         service_ip = str(next(ipaddress.ip_network(SERVICE_CIDR).hosts()))
-        key, cert = ca.issue(
+        ca.issue(
+            pki,
+            "apiserver",
             "kube-apiserver",
             server=True,
             dns_names=[
@@ -864,94 +424,31 @@ class ControlPlane:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ],
-            ips=["127.0.0.1", service_ip],
+            ips=sorted({"127.0.0.1", self.address, service_ip}),
         )
-        self._write("pki/apiserver.crt", _cert_pem(cert), 0o644)
-        self._write("pki/apiserver.key", _key_pem(key))
-        clients = {
-            "admin": ("modelops-admin", ["system:masters"]),
-            "controller-manager": ("system:kube-controller-manager", []),
-            "scheduler": ("system:kube-scheduler", []),
-            "kwok": ("kwok-controller", ["system:masters"]),
-        }
-        for name, (common_name, orgs) in clients.items():
-            key, cert = ca.issue(common_name, orgs)
-            crt_path = self._write(f"pki/{name}.crt", _cert_pem(cert), 0o644)
-            key_path = self._write(f"pki/{name}.key", _key_pem(key))
-            self._write_kubeconfig(
-                self.dir / f"{name}.kubeconfig",
-                common_name,
-                {"client-certificate": str(crt_path), "client-key": str(key_path)},
-            )
-        front_ca = _CA.create("modelops-front-proxy-ca")
-        self._write("pki/front-proxy-ca.crt", _cert_pem(front_ca.cert), 0o644)
-        key, cert = front_ca.issue("front-proxy-client")
-        self._write("pki/front-proxy-client.crt", _cert_pem(cert), 0o644)
-        self._write("pki/front-proxy-client.key", _key_pem(key))
-        sa_key = _new_key()
-        self._write("pki/sa.key", _key_pem(sa_key))
-        self._write(
-            "pki/sa.pub",
-            sa_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            ),
-            0o644,
-        )
+        # what kube-apiserver presents to kubelets (logs, exec, port-forward)
+        ca.issue(pki, "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"])
+        self.client_kubeconfig("admin", "modelops-admin", ["system:masters"])
+        self.client_kubeconfig("controller-manager", "system:kube-controller-manager")
+        self.client_kubeconfig("scheduler", "system:kube-scheduler")
+        self.client_kubeconfig("kwok", "kwok-controller", ["system:masters"])
+        front_ca = CertificateAuthority.create("modelops-front-proxy-ca")
+        front_ca.write(pki / "front-proxy-ca.crt", pki / "front-proxy-ca.key")
+        front_ca.issue(pki, "front-proxy-client", "front-proxy-client")
+        sa_key = new_key()
+        write_secret(pki / "sa.key", key_pem(sa_key))
+        write_secret(pki / "sa.pub", public_key_pem(sa_key), 0o644)
         ctx = ssl.create_default_context(cafile=str(self.ca_file))
-        ctx.load_cert_chain(str(self.dir / "pki/admin.crt"), str(self.dir / "pki/admin.key"))
+        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
         self._ssl = ctx
-
-    def _write_kubeconfig(self, path: Path, user: str, credentials: dict[str, str], namespace: str = "default") -> None:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "modelops-test",
-                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
-                }
-            ],
-            "users": [{"name": user, "user": credentials}],
-            "contexts": [
-                {
-                    "name": "modelops-test",
-                    "context": {"cluster": "modelops-test", "user": user, "namespace": namespace},
-                }
-            ],
-            "current-context": "modelops-test",
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        path.chmod(0o600)
 
     # ------------------------------------------------------------------ components
 
     def _spawn(self, bin_dir: Path, name: str, args: list[str]) -> None:
         """Start component ``name``: the binary of that name in ``bin_dir`` with ``args``."""
-        cmd = [str(bin_dir / name), *args]
-        log_path = self.log_path(name)
-        log_file = log_path.open("ab")
-        log_file.write(f"$ {' '.join(cmd)}\n".encode())
-        log_file.flush()
-        preexec: Callable[[], None] | None = None
-        if threading.current_thread() is threading.main_thread():
-            preexec = _die_with_parent
+        assert self._supervisor is not None
         env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "ETCDCTL_API")}
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=self.dir,
-                env=env,
-                start_new_session=True,
-                preexec_fn=preexec,
-            )
-        except OSError:
-            log_file.close()
-            raise
-        self._components.append(_Component(name, proc, log_path, log_file))
+        self._supervisor.spawn(name, [str(bin_dir / name), *args], cwd=self.dir, env=env)
 
     def _start_etcd(self, bin_dir: Path) -> None:
         client = f"http://127.0.0.1:{self._ports['etcd']}"
@@ -976,13 +473,16 @@ class ControlPlane:
 
     def _start_apiserver(self, bin_dir: Path) -> None:
         pki = self.dir / "pki"
+        # The default/kubernetes endpoints may not point at loopback, and nothing in-cluster needs
+        # them there (pods are kwok's or local processes): maintain them only on a real address.
+        reconciler = "none" if ipaddress.ip_address(self.address).is_loopback else "lease"
         self._spawn(
             bin_dir,
             "kube-apiserver",
             [
                 f"--etcd-servers=http://127.0.0.1:{self._ports['etcd']}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={self._ports['apiserver']}",
                 f"--cert-dir={self.dir / 'apiserver'}",
                 f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -1005,9 +505,12 @@ class ControlPlane:
                 f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
                 f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
                 "--enable-aggregator-routing=true",
-                # the default/kubernetes Endpoints may not point at loopback, and nothing in-cluster
-                # needs them (pods are kwok's or local processes): don't maintain them.
-                "--endpoint-reconciler-type=none",
+                # kubelets are dialled by address (node names resolve nowhere) and verified by the CA
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+                f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+                f"--endpoint-reconciler-type={reconciler}",
                 "--v=1",
                 *self.extra_apiserver_args,
             ],
@@ -1027,6 +530,7 @@ class ControlPlane:
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}",
                 f"--cluster-signing-key-file={pki / 'ca.key'}",
                 "--horizontal-pod-autoscaler-sync-period=5s",
+                *self.extra_controller_manager_args,
             ],
         )
 
@@ -1053,10 +557,12 @@ class ControlPlane:
         ]
 
     def _start_kwok(self, bin_dir: Path) -> None:
-        config = self._write(
-            "kwok.yaml", yaml.safe_dump_all(kwok_stages(self.manual_pod_selector), sort_keys=False), 0o644
+        config = write_secret(
+            self.dir / "kwok.yaml",
+            yaml.safe_dump_all(kwok_stages(self.manual_pod_selector), sort_keys=False).encode(),
+            0o644,
         )
-        key, value = KWOK_NODE_ANNOTATION
+        key, value = NODE_ANNOTATION
         self._spawn(
             bin_dir,
             "kwok",
@@ -1073,7 +579,7 @@ class ControlPlane:
         )
 
     def _register_nodes(self) -> None:
-        key, value = KWOK_NODE_ANNOTATION
+        key, value = NODE_ANNOTATION
         items: list[dict[str, Any]] = []
         for i, name in enumerate(self.node_names):
             items.append(
@@ -1118,10 +624,10 @@ class ControlPlane:
             return int(exc.code), bytes(exc.read())
 
     def _check_alive(self) -> None:
-        for comp in self._components:
-            code = comp.proc.poll()
-            if code is not None:
-                raise comp.error(f"{comp.name} exited with code {code} during start-up")
+        dead = self._supervisor.dead() if self._supervisor else None
+        if dead is not None:
+            message = f"{dead.name} exited with code {dead.proc.returncode} during start-up"
+            raise ControlPlaneError(dead.failure(message))
 
     def _wait(self, component: str, ready: Callable[[], bool], timings: _Timings, what: str = "") -> None:
         deadline = timings.started + self.start_timeout
@@ -1133,8 +639,10 @@ class ControlPlane:
                     timings.mark(what or component)
                     return
             if time.monotonic() > deadline:
-                comp = next(c for c in self._components if c.name == component)
-                raise comp.error(f"{component}: {what or 'readiness'} not reached within {self.start_timeout:.0f}s")
+                assert self._supervisor is not None
+                comp = self._supervisor.get(component)
+                message = f"{component}: {what or 'readiness'} not reached within {self.start_timeout:.0f}s"
+                raise ControlPlaneError(comp.failure(message))
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
 
@@ -1172,8 +680,3 @@ class ControlPlane:
     def _default_service_account(self) -> bool:
         status, _ = self._api("GET", "/api/v1/namespaces/default/serviceaccounts/default")
         return status == 200
-
-    def iter_logs(self) -> Iterator[tuple[str, Path]]:
-        """(component, log path) of every started component."""
-        for comp in self._components:
-            yield comp.name, comp.log_path

@@ -26,6 +26,7 @@ import yaml
 
 from modelops.testing import ControlPlane, ProcessKubelet
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
+from modelops.testing.tools import upstream_crds
 
 MANUAL_POD_SELECTOR = "modelops.io/run-locally=true"
 CRDS_DIR = Path(__file__).resolve().parents[2] / "crds"
@@ -42,6 +43,16 @@ def control_plane() -> Iterator[ControlPlane]:
             cp.kubectl("apply", "--server-side", "--force-conflicts", *files)
             cp.kubectl("wait", "--for", "condition=Established", "crd", "--all", "--timeout=60s")
         yield cp
+
+
+@pytest.fixture(scope="session")
+def third_party_crds(control_plane: ControlPlane) -> list[str]:
+    """KEDA, Prometheus Operator, Argo CD and Flux CRDs (from their Go modules) installed; their names."""
+    crds = upstream_crds()
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", *[f"-f={crd}" for crd in crds])
+    names = [yaml.safe_load(crd.read_text())["metadata"]["name"] for crd in crds]
+    control_plane.kubectl("wait", "--for", "condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+    return names
 
 
 @pytest.fixture(scope="session")
@@ -153,14 +164,17 @@ def operator(
 
     Only the chart's RBAC is applied and the operator authenticates as the chart's ServiceAccount
     with the chart's environment. Scoped to the namespace by default; cluster-wide (ClusterRoleBinding)
-    with ``@pytest.mark.parametrize("operator", ["cluster"], indirect=True)``.
+    with ``@pytest.mark.parametrize("operator", ["cluster"], indirect=True)``; told that KEDA is installed
+    (and where Prometheus is) with ``["keda"]``.
     """
-    clusterwide = getattr(request, "param", "namespace") == "cluster"
+    mode = getattr(request, "param", "namespace")
     store = tmp_path / "store"
     store.mkdir()
     values = {"artifactStore.uri": f"file://{store}", "image.repository": "modelops", "image.tag": "test"}
-    if not clusterwide:
+    if mode != "cluster":
         values["watchNamespaces"] = f"{{{namespace}}}"
+    if mode == "keda":
+        values |= {"keda.enabled": "true", "prometheus.url": "http://prometheus.monitoring.svc:9090"}
     # The release is named after the namespace so cluster-scoped roles of different tests never collide.
     docs = render_chart(control_plane.bin_dir / "helm", namespace, namespace, values)
     control_plane.kubectl(

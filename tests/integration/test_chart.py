@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from modelops.contract.jobs import SourceLimits
 from modelops.operator.settings import OperatorSettings
 from modelops.testing import ControlPlane
 from modelops.testing.chart import operator_environment, render_chart
@@ -47,7 +48,7 @@ def test_every_operator_variable_in_the_chart_is_an_operator_setting(
 ) -> None:
     values = {"artifactStore.pvcClaimName": "store", "artifactStore.s3.endpoint": "http://s3", "operator.env.X": "1"}
     variables = set(operator_environment(helm_template(control_plane, namespace, values)))
-    settings = {f"MODELOPS_{name.upper()}" for name in OperatorSettings.model_fields}
+    settings = {f"MODELOPS_{name.upper()}" for name in OperatorSettings.model_fields} | set(SourceLimits().env())
     assert {v for v in variables if v.startswith("MODELOPS_")} <= settings
     assert {"MODELOPS_STORE_PVC_CLAIM", "MODELOPS_STORE_S3_ENDPOINT", "MODELOPS_LIVENESS_ENDPOINT"} <= variables
 
@@ -60,11 +61,16 @@ def test_rendered_chart_is_accepted_by_server_side_apply(control_plane: ControlP
         "apply", "--server-side", "--force-conflicts", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs)
     )
     control_plane.kubectl("get", "serviceaccount", "modelops-operator", "-n", namespace)
-    can_i = control_plane.kubectl(
-        "auth", "can-i", "patch", "modeldeployments.modelops.io/status", "-n", namespace,
-        f"--as=system:serviceaccount:{namespace}:modelops-operator", check=False,
+    operator = f"--as=system:serviceaccount:{namespace}:modelops-operator"
+    status = control_plane.kubectl(
+        "auth", "can-i", "patch", "modeldeployments.modelops.io", "--subresource=status", "-n", namespace, operator,
+        check=False,
     )  # fmt: skip
-    assert can_i.stdout.strip() == "yes"
+    assert status.stdout.strip() == "yes"
+    spec = control_plane.kubectl(
+        "auth", "can-i", "patch", "modeldeployments.modelops.io", "-n", namespace, operator, check=False
+    )
+    assert spec.stdout.strip() == "no"  # the operator writes only the status of its kinds
     cannot = control_plane.kubectl(
         "auth", "can-i", "get", "secrets", "-n", namespace,
         f"--as=system:serviceaccount:{namespace}:modelops-operator", check=False,

@@ -23,3 +23,29 @@ app.kubernetes.io/name: modelops
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end -}}
+
+{{- define "modelops.monitoringLabels" -}}
+{{- include "modelops.labels" . }}
+{{- with .Values.prometheus.release }}
+release: {{ . | quote }}
+{{- end }}
+{{- with .Values.prometheus.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "modelops.alertLabels" -}}
+severity: {{ .severity }}
+{{- with .rules.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- /*
+Events counted by a counter within a window, per group. A labelled counter is born at its first
+event (value 1), which increase() cannot see; a series that exists now but not a window ago is
+such a birth.
+*/ -}}
+{{- define "modelops.newEvents" -}}
+sum by ({{ .by }}) ((increase({{ .series }}[{{ .window }}]) > 0) or ({{ .series }} unless {{ .series }} offset {{ .window }})) > 0
+{{- end -}}

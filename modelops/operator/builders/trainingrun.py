@@ -10,11 +10,6 @@ RETRAIN_OF = "modelops.io/retrain-of"
 REASON_ANNOTATION = "modelops.io/retrain-reason"
 
 
-def retrain_of_selector(md: ModelDeployment) -> str:
-    """The label selector of the TrainingRuns a ModelDeployment started."""
-    return f"{RETRAIN_OF}={naming.bounded(md.name)}"
-
-
 def retraining_run(md: ModelDeployment, *, name: str, reason: str) -> Manifest:
     retraining = md.spec.retraining
     if retraining is None or retraining.template is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from croniter import croniter
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,11 +19,19 @@ from modelops.api.common import ModelVersion
 from modelops.api.modeldeployment import MonitoringStatus
 from modelops.api.objects import ModelDeployment
 from modelops.contract.metrics import REQUESTS_TOTAL
-from modelops.contract.monitoring import DRIFT_SCORE, FEATURE_STATISTIC, LIVE_PREFIX, is_drifted, is_worse
+from modelops.contract.monitoring import (
+    DRIFT_SCORE,
+    FEATURE_STATISTIC,
+    LIVE_PREFIX,
+    LiveMetric,
+    is_drifted,
+    is_worse,
+    live_series,
+)
 from modelops.operator.clock import now_iso, parse_duration, parse_time
 
 Trigger = Literal["drift", "degradation", "schedule"]
-_FEEDBACK_SAMPLES = f"{LIVE_PREFIX}feedback_samples"
+_LIVE_SERIES = frozenset(live_series(metric) for metric in get_args(LiveMetric))
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ def parse_metrics(text: str, md: ModelDeployment) -> Observation:
                 drift = float(sample.value)
             elif sample.name == per_feature and drift_spec and is_drifted(sample.value, drift_spec.threshold):
                 drifted.append(sample.labels.get("feature", "?"))
-            elif sample.name.startswith(LIVE_PREFIX) and sample.name != _FEEDBACK_SAMPLES:
+            elif sample.name in _LIVE_SERIES:
                 live[sample.name.removeprefix(LIVE_PREFIX)] = float(sample.value)
             elif sample.name == REQUESTS_TOTAL:
                 requests = (requests or 0) + int(sample.value)

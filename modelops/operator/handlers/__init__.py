@@ -1,17 +1,9 @@
-"""kopf registration: each kind's handlers decide (through `decisions`) and call (through `kube`)."""
+"""kopf registration and the reconcile loop: watches fill a cache and a queue; reconciles decide and call.
 
-from __future__ import annotations
+Each kind's `reconcile` decides (through `decisions`) and calls (through `Context`); `controller`
+wires the watches, the queue and the resync.
+"""
 
-import kopf
+from modelops.operator.handlers.controller import Controller, register
 
-from modelops.operator.handlers import dataset, modeldeployment, trainingrun
-from modelops.operator.handlers.context import Context
-
-
-def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
-    """Register the handlers of the three kinds with `registry`."""
-    # A registry of our own does not get kopf's default login handlers: log in like the API client.
-    kopf.on.login(registry=registry, id="login")(kopf.login_via_client)
-    dataset.register(registry, ctx)
-    trainingrun.register(registry, ctx)
-    modeldeployment.register(registry, ctx)
+__all__ = ["Controller", "register"]

@@ -1,24 +1,28 @@
-"""Following a Job: its state and the termination message of its newest pod."""
+"""Following a Job: its state (from the watch cache) and, once it ended, its newest pod's termination message."""
 
 from __future__ import annotations
 
 from modelops.operator import metrics
 from modelops.operator.builders.common import Manifest
+from modelops.operator.handlers.context import Context
 from modelops.operator.jobstate import JobOutcome, job_outcome
-from modelops.operator.kube import JOBS, PODS, Kube
+from modelops.operator.kube import JOBS, PODS
 
 
-def read_job(kube: Kube, namespace: str, name: str) -> JobOutcome:
-    job = kube.get(JOBS, namespace=namespace, name=name)
-    if job is None:
-        return job_outcome(None, [])
-    pods = kube.list(PODS, namespace=namespace, label_selector=f"batch.kubernetes.io/job-name={name}")
+def read_job(ctx: Context, namespace: str, name: str) -> JobOutcome:
+    job = ctx.cache.get(JOBS.plural, JOBS.model, namespace=namespace, name=name)
+    if job is None or not (job.condition("Complete") or job.condition("Failed")):
+        return job_outcome(job, [])
+    # Only a finished Job's pods are read (not watched): their termination message is the result.
+    pods = ctx.kube.list(PODS, namespace=namespace, label_selector=f"batch.kubernetes.io/job-name={name}")
     return job_outcome(job, pods)
 
 
-def ensure_job(kube: Kube, manifest: Manifest, component: str) -> None:
+def ensure_job(ctx: Context, manifest: Manifest, component: str) -> None:
     """Create the Job unless one of that (deterministic) name exists: a restart finds, not duplicates."""
-    if kube.create_or_get(manifest):
+    if ctx.cache.raw(JOBS.plural, namespace=manifest["metadata"]["namespace"], name=manifest["metadata"]["name"]):
+        return
+    if ctx.create(manifest):
         metrics.JOBS_CREATED.labels(component=component).inc()
 
 

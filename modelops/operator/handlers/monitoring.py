@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
-import urllib.request
+
+from croniter import croniter
 
 from modelops.api.modeldeployment import ModelDeploymentStatus, RetrainingStatus
-from modelops.api.objects import ModelDeployment
+from modelops.api.objects import ModelDeployment, TrainingRun
 from modelops.operator import metrics, naming
-from modelops.operator.builders.trainingrun import retrain_of_selector, retraining_run, retraining_run_name
+from modelops.operator.builders.trainingrun import RETRAIN_OF, retraining_run, retraining_run_name
 from modelops.operator.clock import now_iso, parse_duration
 from modelops.operator.decisions.retraining import (
     Observation,
     Retrain,
-    parse_metrics,
     retrain_on_metrics,
     retrain_on_schedule,
     rollback,
@@ -26,52 +24,33 @@ from modelops.operator.kube import TRAINING_RUNS
 from modelops.operator.status import Plan
 
 log = logging.getLogger("modelops.operator")
-_last_read: dict[str, float] = {}
-_guard = threading.Lock()
-
-
-def _due(uid: str, interval: float) -> bool:
-    """Read at most once per `monitoring.interval` (in memory: a restart reads at once, which is harmless)."""
-    now = time.monotonic()
-    with _guard:
-        if now - _last_read.get(uid, -float("inf")) < interval:
-            return False
-        _last_read[uid] = now
-        return True
-
-
-def _fetch(url: str, timeout: float) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return str(response.read().decode("utf-8", "replace"))
-    except OSError as error:
-        # Serving not reachable yet (or no network path from here): nothing to decide on; try next interval.
-        log.debug("cannot read metrics at %s: %s", url, error)
-        return None
 
 
 def _observe(ctx: Context, md: ModelDeployment) -> Observation | None:
     """The serving metrics, at most once per `monitoring.interval`; None when not due or unreachable."""
     monitoring = md.spec.monitoring
-    if monitoring is None or not _due(md.metadata.uid, parse_duration(monitoring.interval).total_seconds()):
+    if monitoring is None or not ctx.reads.due(md.metadata.uid, parse_duration(monitoring.interval).total_seconds()):
         return None
-    url = ctx.settings.monitoring_url.format(service=naming.serving_name(md.name), namespace=md.namespace)
-    text = _fetch(url, ctx.settings.monitoring_timeout)
-    return parse_metrics(text, md) if text is not None else None
+    return ctx.metrics_source.observe(md)
 
 
 def _start_retraining(
     ctx: Context, md: ModelDeployment, due: Retrain, observed: Observation | None
 ) -> RetrainingStatus | None:
     """Create the retraining TrainingRun (unless one was made moments ago, before a restart)."""
-    runs = ctx.kube.list(TRAINING_RUNS, namespace=md.namespace, label_selector=retrain_of_selector(md))
+    started_by = naming.bounded(md.name)
+    runs = [
+        r
+        for r in ctx.cache.items(TRAINING_RUNS.plural, TrainingRun, namespace=md.namespace)
+        if r.metadata.labels.get(RETRAIN_OF) == started_by
+    ]
     # A run created just before a restart, before its status write, still counts for the cooldown.
     newest = max((r.metadata.creation_timestamp or "" for r in runs), default=None)
     now = ctx.clock()
     if newest is not None and _retrain_due(md, observed, newest, now) is None:
         return None
     name = retraining_run_name(md, len(runs) + 1)
-    ctx.kube.create_or_get(retraining_run(md, name=name, reason=due.reason))
+    ctx.create(retraining_run(md, name=name, reason=due.reason))
     performance = md.spec.monitoring.performance if md.spec.monitoring else None
     baseline = observed.live.get(performance.metric) if observed is not None and performance is not None else None
     metrics.RETRAININGS.labels(namespace=md.namespace, modeldeployment=md.name, trigger=due.trigger).inc()
@@ -85,6 +64,18 @@ def _retrain_due(
     if observed is not None and (due := retrain_on_metrics(md, observed, last, now)):
         return due
     return retrain_on_schedule(md, last, now)
+
+
+def next_look(md: ModelDeployment, now: dt.datetime) -> float | None:
+    """Seconds until this ModelDeployment's metrics are due to be read, or its schedule to tick."""
+    waits: list[float] = []
+    if md.spec.monitoring is not None:
+        waits.append(parse_duration(md.spec.monitoring.interval).total_seconds())
+    retraining = md.spec.retraining
+    if retraining is not None and retraining.policy == "Schedule" and retraining.schedule is not None:
+        tick: dt.datetime = croniter(retraining.schedule, now).get_next(dt.datetime)
+        waits.append((tick - now).total_seconds())
+    return min(waits) if waits else None
 
 
 def monitor(ctx: Context, md: ModelDeployment, plan: Plan[ModelDeploymentStatus]) -> None:

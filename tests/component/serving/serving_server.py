@@ -124,8 +124,8 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**inherited, **ENV, **(extra or {})}
 
 
-def launch(args: Sequence[str], log: Path, env: dict[str, str]) -> Server:
-    port, grpc_port = free_port(), free_port()
+def launch(args: Sequence[str], log: Path, env: dict[str, str], port: int | None = None) -> Server:
+    port, grpc_port = port or free_port(), free_port()
     command = [sys.executable, "-m", "modelops.serving", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as sink:
         process = subprocess.Popen(

@@ -13,6 +13,7 @@ FORBIDDEN = {
     "api": ("modelops.contract", "modelops.artifacts", "modelops.operator", "modelops.serving", "modelops.trainer"),
     "contract": ("modelops.artifacts", "modelops.operator", "modelops.serving", "modelops.trainer"),
     "artifacts": ("modelops.operator", "modelops.serving", "modelops.trainer"),
+    "observability": ("modelops.artifacts", "modelops.operator", "modelops.serving", "modelops.trainer"),
     "operator": ("modelops.serving", "modelops.trainer"),
     "serving": ("modelops.operator", "modelops.trainer"),
     "trainer": ("modelops.operator", "modelops.serving"),

@@ -34,6 +34,8 @@ modelops_drift_ks_statistic{feature="sepal_width"} 0.02
 modelops_live_feedback_samples 200
 # TYPE modelops_live_accuracy gauge
 modelops_live_accuracy 0.82
+# TYPE modelops_live_degraded gauge
+modelops_live_degraded{metric="accuracy"} 1
 # TYPE modelops_requests counter
 modelops_requests_total{route="/predict",method="POST",code="200"} 40
 modelops_requests_total{route="/v2/health/ready",method="GET",code="200"} 2

@@ -1,0 +1,84 @@
+"""What the operator last saw of every object it watches: its own kinds and the children it owns.
+
+Reconciles read from here, not from the API server, so an idle operator asks the API server
+nothing. Each object is kept as compact JSON bytes without its `managedFields` (most of its
+size), parsed into a typed view when read: tens of thousands of objects as Python dicts would
+not fit a small pod. Writes the operator makes update the cache with the API server's answer;
+a watch event older than what is cached is ignored, so a late event can never roll the cache
+back past the operator's own write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+Manifest = dict[str, Any]
+T = TypeVar("T", bound=BaseModel)
+_Entry = tuple[int | None, bytes]  # (resourceVersion as a number, compact JSON)
+
+
+def _revision(manifest: Manifest) -> int | None:
+    try:
+        return int(manifest["metadata"].get("resourceVersion", ""))
+    except ValueError:
+        return None  # not an etcd revision: every event counts as newer
+
+
+def _compact(manifest: Manifest) -> bytes:
+    metadata = {k: v for k, v in manifest.get("metadata", {}).items() if k != "managedFields"}
+    return orjson.dumps({**manifest, "metadata": metadata})
+
+
+class ObjectCache:
+    """Thread-safe: kind (plural) -> namespace -> name -> the last seen version of the object."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, dict[str, dict[str, _Entry]]] = {}
+        self._guard = threading.Lock()
+
+    def observe(self, plural: str, manifest: Manifest) -> bool:
+        """Keep `manifest` unless a newer version is cached; whether it was kept."""
+        meta = manifest["metadata"]
+        revision, data = _revision(manifest), _compact(manifest)
+        with self._guard:
+            names = self._kinds.setdefault(plural, {}).setdefault(str(meta.get("namespace", "")), {})
+            known = names.get(meta["name"])
+            if known is not None and known[0] is not None and revision is not None and revision < known[0]:
+                return False
+            names[meta["name"]] = (revision, data)
+            return True
+
+    def forget(self, plural: str, namespace: str, name: str) -> None:
+        with self._guard:
+            self._kinds.get(plural, {}).get(namespace, {}).pop(name, None)
+
+    def get(self, plural: str, model: type[T], *, namespace: str, name: str) -> T | None:
+        """The cached object parsed into `model`; None when the watch knows no such object."""
+        found = self._kinds.get(plural, {}).get(namespace, {}).get(name)
+        return model.model_validate_json(found[1]) if found is not None else None
+
+    def raw(self, plural: str, *, namespace: str, name: str) -> Manifest | None:
+        found = self._kinds.get(plural, {}).get(namespace, {}).get(name)
+        parsed: Manifest | None = orjson.loads(found[1]) if found is not None else None
+        return parsed
+
+    def items(self, plural: str, model: type[T], *, namespace: str) -> Iterator[T]:
+        """Every cached object of a kind in a namespace, parsed into `model`."""
+        with self._guard:
+            entries = list(self._kinds.get(plural, {}).get(namespace, {}).values())
+        for _, data in entries:
+            yield model.model_validate_json(data)
+
+    def names(self, plural: str) -> list[tuple[str, str]]:
+        """(namespace, name) of every cached object of a kind."""
+        with self._guard:
+            return [(ns, name) for ns, names in self._kinds.get(plural, {}).items() for name in names]
+
+    def count(self, plural: str) -> int:
+        with self._guard:
+            return sum(len(names) for names in self._kinds.get(plural, {}).values())

@@ -1,0 +1,63 @@
+"""Fixtures of the e2e tests: the local cluster with a real node, the chart installed by helm.
+
+One :class:`~modelops.testing.localcluster.LocalCluster` per session: a real control plane,
+a kubelet + containerd + kube-proxy + CoreDNS node in its own network namespace, the project's
+image built from its Dockerfile, and a real S3 server. The operator is installed once with
+`helm install` of the chart (S3 store) for the namespaces of the test modules, each holding the
+store's credentials Secret, and runs as a pod with only the chart's RBAC.
+
+Every test's duration (with the setup of the fixtures it is first to use) is printed at the end
+of the run, with their total; pytest's last line gives the suite's wall time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from subprocess import CompletedProcess
+
+import pytest
+
+from modelops.testing.localcluster import LocalCluster
+from modelops.testing.system import OPERATOR_NAMESPACE, install_operator, store_secret
+
+Kubectl = Callable[..., CompletedProcess[str]]
+# one per test module; the pvc:// store test runs a second release for a namespace of its own
+NAMESPACES = ("quickstart", "rollout", "faults")
+_DURATIONS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster() as local:
+        yield local
+    # stop() has run: a non-empty list names each process, mount, chain... left on the machine
+    assert local.leftovers == [], f"the local cluster left {local.leftovers}"
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: LocalCluster) -> Kubectl:
+    return cluster.control_plane.kubectl
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: LocalCluster, kubectl: Kubectl) -> str:
+    """The chart's operator running as a pod, reconciling :data:`NAMESPACES`; its own namespace."""
+    for namespace in NAMESPACES:
+        kubectl("create", "namespace", namespace)
+        store_secret(cluster, namespace)
+    install_operator(cluster, watchNamespaces="{" + ",".join(NAMESPACES) + "}", operator__logLevel="DEBUG")
+    return OPERATOR_NAMESPACE
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # setup + call + teardown: a module's fixtures (a model trained and served) count for its first test
+    _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _DURATIONS:
+        return
+    terminalreporter.section("e2e durations")
+    for nodeid, seconds in _DURATIONS.items():
+        terminalreporter.write_line(f"{seconds:8.1f} s  {nodeid}")
+    terminalreporter.write_line(f"{sum(_DURATIONS.values()):8.1f} s  total (without the cluster's own start)")

@@ -1,0 +1,93 @@
+"""Watch events: the cache keeps the newest version, a child's change wakes its owner, our own writes wake nobody."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelops.operator.cache import ObjectCache
+from modelops.operator.handlers.context import Context, contains
+from modelops.operator.handlers.controller import Controller
+from modelops.operator.kube import Kube
+from modelops.operator.settings import OperatorSettings
+from modelops.operator.views import DeploymentView
+
+from .operator_objects import MODEL_URI
+
+
+def deployment(version: str, *, image: str = "img:1", owner: str = "iris") -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": owner,
+            "namespace": "ns",
+            "resourceVersion": version,
+            "managedFields": [{"manager": "modelops", "fieldsV1": {"f:spec": {}}}],
+            "ownerReferences": [{"kind": "ModelDeployment", "name": owner, "controller": True}],
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "server", "image": image}]}}},
+        "status": {"replicas": 1},
+    }
+
+
+def model_deployment(version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": "iris", "namespace": "ns", "uid": "u", "resourceVersion": version},
+        "spec": {"model": {"uri": MODEL_URI}},
+    }
+
+
+@pytest.fixture
+def controller(settings: OperatorSettings) -> Controller:
+    # No API client at all: a watch handler that called the API server would fail the test.
+    return Controller(Context(settings=settings, kube=Kube(api_client=None)))
+
+
+def test_the_cache_keeps_the_newest_version_and_drops_managed_fields() -> None:
+    cache = ObjectCache()
+    assert cache.observe("deployments", deployment("7", image="new"))
+    assert not cache.observe("deployments", deployment("5", image="old"))  # a late event
+    raw = cache.raw("deployments", namespace="ns", name="iris")
+    assert raw is not None and raw["spec"]["template"]["spec"]["containers"][0]["image"] == "new"
+    assert "managedFields" not in raw["metadata"]
+    view = cache.get("deployments", DeploymentView, namespace="ns", name="iris")
+    assert view is not None and view.status.replicas == 1
+
+
+def test_a_child_is_in_sync_when_it_holds_every_field_the_operator_sets() -> None:
+    desired = {"spec": {"ports": [{"port": 80, "targetPort": "http"}]}}
+    defaulted = {"spec": {"ports": [{"port": 80, "targetPort": "http", "protocol": "TCP"}], "clusterIP": "10.0.0.1"}}
+    edited = {"spec": {"ports": [{"port": 81, "targetPort": "http", "protocol": "TCP"}]}}
+    extra_port = {"spec": {"ports": [{"port": 80, "targetPort": "http"}, {"port": 9}]}}
+
+    assert contains(defaulted, desired)
+    assert not contains(edited, desired)
+    assert not contains(extra_port, desired)
+
+
+def test_a_changed_or_deleted_child_wakes_its_owner(controller: Controller) -> None:
+    handle = controller.child("deployments")
+    handle(event={"type": None, "object": deployment("1")})
+    assert len(controller.queue) == 0  # the initial listing: owners are reconciled at start anyway
+
+    handle(event={"type": "MODIFIED", "object": deployment("2", image="edited-by-hand")})
+    assert controller.queue.due(("modeldeployments", "ns", "iris")) is not None
+
+    controller.queue = type(controller.queue)(lambda key: None, workers=1)
+    handle(event={"type": "DELETED", "object": deployment("3")})
+    assert controller.queue.due(("modeldeployments", "ns", "iris")) is not None
+    assert controller.ctx.cache.raw("deployments", namespace="ns", name="iris") is None
+
+
+def test_the_operators_own_writes_coming_back_wake_nobody(controller: Controller) -> None:
+    controller.written(("modeldeployments", "ns", "iris"), "9")
+    handle = controller.own("modeldeployments")
+
+    handle(event={"type": "MODIFIED", "object": model_deployment("9")})
+    assert len(controller.queue) == 0
+    handle(event={"type": "MODIFIED", "object": model_deployment("10")})  # someone else's change
+    assert controller.queue.due(("modeldeployments", "ns", "iris")) is not None
