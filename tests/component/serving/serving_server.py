@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -51,7 +50,6 @@ class Server:
     grpc_port: int
     log: Path
     _output: str | None = field(default=None)
-    usage: resource.struct_rusage | None = None  # the exited process's own, from wait4
 
     @property
     def grpc_target(self) -> str:
@@ -83,26 +81,23 @@ class Server:
         return self.wait(timeout)
 
     def wait(self, timeout: float = 30) -> int:
-        """Reap the process (killed after `timeout`); its exit code, and its resource usage in `usage`."""
-        if self.process.returncode is not None:
-            return self.process.returncode
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
-            if pid:
-                self.usage = usage
-                self.process.returncode = os.waitstatus_to_exitcode(status)
-                return self.process.returncode
-            if time.monotonic() > deadline:
-                self.process.kill()
-                deadline = time.monotonic() + timeout
-            time.sleep(0.05)
+        """Reap the process, killed if it is still running after `timeout`; its exit code."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout)
 
-    @property
-    def peak_rss_bytes(self) -> int:
-        """Peak resident memory of the exited server (Linux reports ru_maxrss in KiB)."""
-        assert self.usage is not None, "the server has not exited"
-        return self.usage.ru_maxrss * 1024
+    def peak_resident_bytes(self) -> int:
+        """The running server's peak resident memory since its exec (VmHWM).
+
+        Not `ru_maxrss`: a child spawned by vfork/exec inherits its parent's peak there, so late
+        in a long test session it reports pytest's own size.
+        """
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmHWM")
 
 
 StartServer = Callable[..., Server]
