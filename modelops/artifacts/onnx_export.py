@@ -5,8 +5,8 @@ feature, in the order of `ModelMetadata.features`, shape [N, 1]. skl2onnx
 sanitises the names ("sepal length (cm)" -> "sepal_length__cm_"), so match by
 position, not name. `category` features are strings, every other type is float32
 (tensor(float)) or float64 (tensor(double)): read it from the session's inputs.
-Outputs: classifiers give `label` and `probabilities` (no ZipMap), regressors
-`variable`, KMeans `label` and `scores`.
+Outputs: classifiers give the label, then their scores as a tensor (the probabilities where the
+model has them; no ZipMap), regressors `variable`, KMeans `label` and `scores`.
 
 The export is verified on held-out rows, and on copies of them made raw again (values beyond
 the training range, missing values where a feature may be missing), since the pipeline's first
@@ -130,18 +130,33 @@ def _register_cleaning_converters() -> None:
     update_registered_converter(CategoryFiller, "ModelopsCategoryFiller", _same_shape, _convert_category_filler)
 
 
+def _without_zipmap(model: Any) -> None:
+    """Make a classifier's graph output its scores as a tensor, not through a ZipMap (a dict per row).
+
+    This is what skl2onnx's `zipmap: False` option does, but that option (any option at all)
+    makes skl2onnx walk every fitted attribute of every sub-estimator to place it, which for a
+    forest computes each tree's importances and bootstrap samples: several times the whole
+    conversion. So the graph is converted without options and its ZipMap is taken off here.
+    """
+    from onnx import TensorProto, helper
+
+    for zipmap in [node for node in model.graph.node if node.op_type == "ZipMap"]:
+        (scores,), (mapped,) = zipmap.input, zipmap.output
+        model.graph.node.remove(zipmap)
+        output = next(o for o in model.graph.output if o.name == mapped)
+        # ZipMap takes only float scores, one row per sample.
+        output.CopyFrom(helper.make_tensor_value_info(scores, TensorProto.FLOAT, [None, None]))
+
+
 def _convert(pipeline: Any, features: Sequence[FeatureSchema], double: bool) -> bytes:
     from skl2onnx import convert_sklearn
 
     _register_cleaning_converters()
-    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
-    options: dict[int, dict[str, Any]] = {}
-    if hasattr(final, "predict_proba"):
-        options[id(final)] = {"zipmap": False}
     with warnings.catch_warnings():
         # skl2onnx warns about opsets newer than it was tested with; not our concern here.
         warnings.simplefilter("ignore")
-        model = convert_sklearn(pipeline, initial_types=_initial_types(features, double), options=options)
+        model = convert_sklearn(pipeline, initial_types=_initial_types(features, double))
+    _without_zipmap(model)
     data: bytes = model.SerializeToString()
     return data
 
