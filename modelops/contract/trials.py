@@ -1,16 +1,21 @@
 """A hyperparameter search spread over the pods of an Indexed Job: who scores what, and what is stored.
 
 With `spec.tuning.parallelism` above 1 the trials run as shards: shard `i` of `n` (the pod's
-`JOB_COMPLETION_INDEX`) scores the candidates at positions i, i+n, i+2n, ... of the trainer's
-candidate list. Round robin rather than blocks, because neighbouring grid points tend to cost
-alike (the last parameter varies fastest), so every pod gets a similar mix. Each shard stores a
-`TrialShard`; the final step reads all of them, picks the best and refits. The operator counts
-progress from the Job's completed indexes with the same `shard_positions`.
+`JOB_COMPLETION_INDEX`) scores its share of the trainer's candidate list, dealt by `deal`. A
+trial's cost follows its parameters (a forest of 500 trees costs about twice one of 250), so the
+deal spreads every parameter's values evenly over the pods; slicing the list in blocks, or
+round robin, would give one pod all of a costly value whenever the grid's order lines up with
+the pods. Each shard stores a `TrialShard`; the final step reads all of them, picks the best and
+refits. Shares are every n-th of the trials in size, so the operator counts progress from the
+Job's completed indexes alone (`trials_done`).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,16 +24,34 @@ from pydantic import BaseModel, ConfigDict, Field
 COMPLETION_INDEX_ENV: Final = "JOB_COMPLETION_INDEX"
 
 
-def shard_positions(shard: int, shards: int, total: int) -> range:
-    """The positions in the candidate list (of `total`) that shard `shard` of `shards` scores."""
-    if not 0 <= shard < shards:
-        raise ValueError(f"shard {shard} is not one of 0..{shards - 1}")
-    return range(shard, total, shards)
+def share_size(shard: int, shards: int, total: int) -> int:
+    """How many of `total` trials shard `shard` of `shards` scores: the first shards get one more."""
+    return len(range(shard, total, shards))
+
+
+def deal(candidates: Sequence[Mapping[str, Any]], shards: int) -> list[list[int]]:
+    """The positions in `candidates` that each of `shards` shards scores, ascending.
+
+    Greedy, in candidate order: each goes to the shard (with room left) that holds the fewest
+    candidates sharing its parameter values, so every value ends up spread over the shards
+    (for a grid, within one of even). The same list always gives the same deal.
+    """
+    total = len(candidates)
+    room = [share_size(shard, shards, total) for shard in range(shards)]
+    held: list[Counter[tuple[str, str]]] = [Counter() for _ in range(shards)]
+    dealt: list[list[int]] = [[] for _ in range(shards)]
+    for position, candidate in enumerate(candidates):
+        values = [(name, json.dumps(value, sort_keys=True)) for name, value in candidate.items()]
+        open_shards = [shard for shard in range(shards) if len(dealt[shard]) < room[shard]]
+        shard = min(open_shards, key=lambda s: (sum(held[s][v] for v in values), len(dealt[s]), s))
+        dealt[shard].append(position)
+        held[shard].update(values)
+    return dealt
 
 
 def trials_done(completed: frozenset[int], shards: int, total: int) -> int:
     """How many trials the completed shards scored."""
-    return sum(len(shard_positions(shard, shards, total)) for shard in completed if 0 <= shard < shards)
+    return sum(share_size(shard, shards, total) for shard in completed if 0 <= shard < shards)
 
 
 class _Shape(BaseModel):

@@ -27,7 +27,7 @@ from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_fr
 from modelops.artifacts.signing import public_key_fingerprint
 from modelops.artifacts.store import ArtifactStore
 from modelops.contract.jobs import TrainResult
-from modelops.contract.trials import Trial, TrialShard, TuneResult, shard_positions
+from modelops.contract.trials import Trial, TrialShard, TuneResult, deal
 from modelops.trainer.algorithms import Algorithm, check_task, get_algorithm, make_estimator
 from modelops.trainer.errors import DatasetNotFoundError, SpecError
 from modelops.trainer.gates import apply_gates, check_gate_names
@@ -215,7 +215,7 @@ def run_tune(
     stored = read_shard(store, name, search.key, shard, shards)
     reused = stored is not None
     if stored is None:
-        positions = shard_positions(shard, shards, len(search.points))
+        positions = deal(search.points, shards)[shard]
         log.info("tuning %s: shard %d of %d, %d candidates", algorithm.name, shard, shards, len(positions))
         trials = _score(plan, search, [(i, search.points[i]) for i in positions], n_jobs)
         stored = TrialShard(search=search.key, shard=shard, shards=shards, total=len(search.points), trials=trials)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from sklearn.datasets import load_iris
 from sklearn.pipeline import Pipeline
 
 from modelops.artifacts.store import ArtifactStore
-from modelops.contract.trials import Trial, TrialShard, shard_positions
+from modelops.contract.trials import Trial, TrialShard, deal
 from modelops.trainer.algorithms import get_algorithm, make_estimator
 from modelops.trainer.errors import BadInputError
 from modelops.trainer.trials import gather, read_shard, write_shard
@@ -38,7 +39,7 @@ def _score(positions: list[int]) -> list[Trial]:
 
 def test_a_candidate_scores_the_same_whichever_candidates_share_its_pod() -> None:
     alone = _score(list(range(len(CANDIDATES))))
-    shards = [trial for shard in range(3) for trial in _score(list(shard_positions(shard, 3, len(CANDIDATES))))]
+    shards = [trial for share in deal(CANDIDATES, 3) for trial in _score(share)]
 
     assert sorted(shards, key=lambda t: t.position) == alone
     assert [t.parameters for t in alone] == CANDIDATES
@@ -67,10 +68,7 @@ def store(tmp_path: Path) -> ArtifactStore:
 
 
 def _shard(shard: int, shards: int, candidates: list[dict[str, Any]] = CANDIDATES) -> TrialShard:
-    trials = [
-        Trial(position=p, parameters=candidates[p], scores=[0.5])
-        for p in shard_positions(shard, shards, len(candidates))
-    ]
+    trials = [Trial(position=p, parameters=candidates[p], scores=[0.5]) for p in deal(CANDIDATES, shards)[shard]]
     return TrialShard(search="s1", shard=shard, shards=shards, total=len(candidates), trials=trials)
 
 
@@ -95,7 +93,8 @@ def test_trials_of_other_candidates_are_refused(store: ArtifactStore) -> None:
     write_shard(store, "run", _shard(0, 2))
     write_shard(store, "run", _shard(1, 2, other))
 
-    with pytest.raises(BadInputError, match=r"at positions \[1, 3, 5\] are not this search's candidates"):
+    strangers = str(deal(CANDIDATES, 2)[1])
+    with pytest.raises(BadInputError, match=rf"at positions {re.escape(strangers)} are not this search's candidates"):
         gather(store, "run", "s1", 2, CANDIDATES)
 
 
