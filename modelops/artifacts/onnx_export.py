@@ -167,19 +167,34 @@ def _close(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> bool
     return bool(np.allclose(actual, expected, rtol=TOLERANCE, atol=TOLERANCE))
 
 
-def _verify(
-    data: bytes, pipeline: Any, features: Sequence[FeatureSchema], task: Task, frame: pd.DataFrame
-) -> str | None:
-    """None when ONNX Runtime reproduces the pipeline on `frame`, else why not."""
+@dataclass(frozen=True)
+class _Reference:
+    """What scikit-learn answers on the check rows: computed once, compared with each conversion."""
+
+    task: Task
+    values: np.ndarray[Any, Any]  # labels (classes, clusters), or regression outputs
+    proba: np.ndarray[Any, Any] | None
+
+
+def _reference(pipeline: Any, task: Task, frame: pd.DataFrame) -> _Reference:
+    if task == "regression":
+        return _Reference(task, np.asarray(pipeline.predict(frame), dtype=np.float64).ravel(), None)
+    proba = None
+    if task == "classification" and hasattr(pipeline, "predict_proba"):
+        proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+    return _Reference(task, np.asarray(pipeline.predict(frame)), proba)
+
+
+def _verify(data: bytes, reference: _Reference, features: Sequence[FeatureSchema], frame: pd.DataFrame) -> str | None:
+    """None when ONNX Runtime gives scikit-learn's answers on `frame`, else why not."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     outputs = session.run(None, onnx_feed(frame, features, session))
-    if task == "regression":
-        expected = np.asarray(pipeline.predict(frame), dtype=np.float64).ravel()
+    labels = reference.values
+    if reference.task == "regression":
         actual = np.asarray(outputs[0], dtype=np.float64).ravel()
-        return None if _close(expected, actual) else "regression outputs differ from scikit-learn by more than 1e-5"
-    labels = np.asarray(pipeline.predict(frame))
+        return None if _close(labels, actual) else "regression outputs differ from scikit-learn by more than 1e-5"
     onnx_labels = np.asarray(outputs[0]).ravel()
     if labels.dtype.kind in "OUS":
         same = np.array_equal(labels.astype(str), onnx_labels.astype(str))
@@ -188,9 +203,8 @@ def _verify(
     if not same:
         mismatched = int(np.sum(labels.astype(str) != onnx_labels.astype(str)))
         return f"{mismatched} of {len(labels)} predicted labels differ from scikit-learn"
-    if task == "classification" and hasattr(pipeline, "predict_proba") and len(outputs) > 1:
-        proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
-        if not _close(proba, np.asarray(outputs[1], dtype=np.float64)):
+    if reference.proba is not None and len(outputs) > 1:
+        if not _close(reference.proba, np.asarray(outputs[1], dtype=np.float64)):
             return "probabilities differ from scikit-learn by more than 1e-5"
     return None
 
@@ -223,11 +237,13 @@ def export_onnx(
 
     float32 first: ONNX Runtime implements every operator for it, and
     scikit-learn's trees compare in float32 too, so their labels match exactly.
-    float64 second, for models whose float32 outputs drift past the tolerance.
+    float64 second, for models whose float32 outputs drift past the tolerance. scikit-learn's own
+    answers on the check rows are computed once, for both.
     """
     if check_frame is None or len(check_frame) == 0:
         return OnnxOutcome(None, OnnxExport(exported=False, reason="no held-out rows to verify an export on"))
     check_frame = with_raw_rows(check_frame, features)
+    reference = _reference(pipeline, task, check_frame)
     reasons: list[str] = []
     for double in (False, True):
         precision = "float64" if double else "float32"
@@ -237,7 +253,7 @@ def export_onnx(
             reasons.append(f"{precision}: conversion failed ({_first_line(e)})")
             continue
         try:
-            problem = _verify(data, pipeline, features, task, check_frame)
+            problem = _verify(data, reference, features, check_frame)
         except Exception as e:  # ONNX Runtime rejects some converted graphs at load or run time
             problem = f"ONNX Runtime failed ({_first_line(e)})"
         if problem is None:
