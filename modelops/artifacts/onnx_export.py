@@ -189,7 +189,11 @@ def _verify(data: bytes, reference: _Reference, features: Sequence[FeatureSchema
     """None when ONNX Runtime gives scikit-learn's answers on `frame`, else why not."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    # A few hundred rows: one thread, and no pool of spinning ones taking the cores the Job shares.
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
     outputs = session.run(None, onnx_feed(frame, features, session))
     labels = reference.values
     if reference.task == "regression":
