@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -47,8 +48,14 @@ def free_port() -> int:
 class Server:
     process: subprocess.Popen[str]
     port: int
+    grpc_port: int
     log: Path
     _output: str | None = field(default=None)
+    usage: resource.struct_rusage | None = None  # the exited process's own, from wait4
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def url(self) -> str:
@@ -70,15 +77,32 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"server not ready after {timeout}s:\n{self.output()}")
 
-    def stop(self) -> int:
-        if self.process.poll() is None:
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.returncode is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Reap the process (killed after `timeout`); its exit code, and its resource usage in `usage`."""
+        if self.process.returncode is not None:
+            return self.process.returncode
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                self.usage = usage
+                self.process.returncode = os.waitstatus_to_exitcode(status)
+                return self.process.returncode
+            if time.monotonic() > deadline:
                 self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+                deadline = time.monotonic() + timeout
+            time.sleep(0.05)
+
+    @property
+    def peak_rss_bytes(self) -> int:
+        """Peak resident memory of the exited server (Linux reports ru_maxrss in KiB)."""
+        assert self.usage is not None, "the server has not exited"
+        return self.usage.ru_maxrss * 1024
 
 
 StartServer = Callable[..., Server]
@@ -101,13 +125,31 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def launch(args: Sequence[str], log: Path, env: dict[str, str], port: int | None = None) -> Server:
-    port = port or free_port()
+    port, grpc_port = port or free_port(), free_port()
+    command = [sys.executable, "-m", "modelops.serving", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "modelops.serving", "--host", "127.0.0.1", "--port", str(port), *args],
+            [*command, "--grpc-port", str(grpc_port), *args],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
         )
-    return Server(process, port, log)
+    return Server(process, port, grpc_port, log)
+
+
+# KServe's client pins pandas<3, which the project does not: it gets a venv of its own (from PyPI,
+# once per machine) and the tests run it as a user's script would.
+KSERVE_VERSION = "0.21.0"
+KSERVE_VENV = Path.home() / ".cache" / "modelops-tests" / f"kserve-{KSERVE_VERSION}"
+
+
+def kserve_python() -> Path:
+    python = KSERVE_VENV / "bin" / "python"
+    if not (KSERVE_VENV / ".installed").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(KSERVE_VENV)], check=True, timeout=120)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", f"kserve=={KSERVE_VERSION}"], check=True, timeout=900
+        )
+        (KSERVE_VENV / ".installed").touch()
+    return python
