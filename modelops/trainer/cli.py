@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
@@ -44,9 +44,6 @@ from modelops.contract.trials import COMPLETION_INDEX_ENV
 from modelops.trainer.errors import BadInputError, SpecError, TransientError
 from modelops.trainer.spec import describe_validation_error, parse_spec, spec_object
 from modelops.trainer.termination import report
-
-if TYPE_CHECKING:
-    from modelops.api.trainingrun import TrainingRunSpec
 
 log = logging.getLogger("modelops.trainer")
 
@@ -122,8 +119,8 @@ def prepare_args(args: argparse.Namespace) -> PrepareJobArgs:
     return PrepareJobArgs(namespace=args.namespace, name=_check_name(args.name), store=args.store, spec=spec)
 
 
-def _training_spec(args: argparse.Namespace) -> tuple[str, str | None, TrainingRunSpec]:
-    """(dataset, pinned version, spec) of a train or tune command line: the spec, with the flags over it."""
+def _training_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """What a train and a tune command line share: the spec, with `--dataset` and the shortcut flags over it."""
     from modelops.api.trainingrun import TrainingRunSpec
     from modelops.trainer.train import parse_dataset_ref
 
@@ -138,36 +135,24 @@ def _training_spec(args: argparse.Namespace) -> tuple[str, str | None, TrainingR
         data["task"] = args.task
     if args.seed is not None:
         data.setdefault("split", {})["seed"] = args.seed
-    return dataset, version, parse_spec(TrainingRunSpec, data)
+    return {
+        "namespace": args.namespace,
+        "name": _check_name(args.name),
+        "store": args.store,
+        "dataset": dataset,
+        "dataset_version": version,
+        "spec": parse_spec(TrainingRunSpec, data),
+    }
 
 
 def train_args(args: argparse.Namespace) -> TrainJobArgs:
-    """The train Job's arguments: the spec, with `--dataset` and the shortcut flags applied over it."""
-    dataset, version, spec = _training_spec(args)
-    return TrainJobArgs(
-        namespace=args.namespace,
-        name=_check_name(args.name),
-        store=args.store,
-        dataset=dataset,
-        dataset_version=version,
-        spec=spec,
-        signing_key=args.signing_key,
-        tuning_shards=args.tuning_shards,
-    )
+    """The train Job's arguments."""
+    return TrainJobArgs(**_training_fields(args), signing_key=args.signing_key, tuning_shards=args.tuning_shards)
 
 
 def tune_args(args: argparse.Namespace) -> TuneJobArgs:
     """The tune Job's arguments (the same for each of its pods; the shard index is the pod's own)."""
-    dataset, version, spec = _training_spec(args)
-    return TuneJobArgs(
-        namespace=args.namespace,
-        name=_check_name(args.name),
-        store=args.store,
-        dataset=dataset,
-        dataset_version=version,
-        spec=spec,
-        shards=args.shards,
-    )
+    return TuneJobArgs(**_training_fields(args), shards=args.shards)
 
 
 def shard_index(args: argparse.Namespace) -> int:

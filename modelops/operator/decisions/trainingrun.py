@@ -106,13 +106,21 @@ def start(tr: TrainingRun, dataset_version: str, now: dt.datetime) -> Plan[Train
     return plan
 
 
-def _failed(plan: Plan[TrainingRunStatus], tr: TrainingRun, outcome: JobOutcome, now: dt.datetime) -> None:
+def _gone_or_failed(tr: TrainingRun, outcome: JobOutcome, now: dt.datetime) -> Plan[TrainingRunStatus] | None:
+    """A Job deleted by hand is made again; a failed one fails the run. None for any other outcome."""
     before = tr.status
+    plan = Plan(before)
+    if outcome.state == "absent":
+        plan.create_job = JobRun(tr.generation, 0)
+        return plan
+    if outcome.state != "failed":
+        return None
     reason, message = outcome.failure()
     plan.status = before.model_copy(update={"completion_time": now_iso(now), "failures": (before.failures or 0) + 1})
     transition(
         plan, Transition("Failed", reason, message, stalled=True), generation=tr.generation, now=now, before=before
     )
+    return plan
 
 
 def follow_tuning(tr: TrainingRun, outcome: JobOutcome, now: dt.datetime) -> Plan[TrainingRunStatus]:
@@ -122,12 +130,8 @@ def follow_tuning(tr: TrainingRun, outcome: JobOutcome, now: dt.datetime) -> Pla
     tuning = tr.spec.tuning
     assert tuning is not None  # only runs with a search have a tune Job
     total, pods = tuning.trial_count(), shards(tr)
-    if outcome.state == "absent":
-        plan.create_job = JobRun(tr.generation, 0)
-        return plan
-    if outcome.state == "failed":
-        _failed(plan, tr, outcome, now)
-        return plan
+    if (ended := _gone_or_failed(tr, outcome, now)) is not None:
+        return ended
     if outcome.state == "running":
         done = trials_done(outcome.completed_indexes, pods, total)
         plan.status = before.model_copy(update={"trials": Trials(done=done, total=total)})
@@ -158,12 +162,8 @@ def follow(tr: TrainingRun, outcome: JobOutcome, now: dt.datetime, image: str) -
     plan = Plan(before)
     if outcome.state == "running":
         return plan
-    if outcome.state == "absent":
-        plan.create_job = JobRun(tr.generation, 0)
-        return plan
-    if outcome.state == "failed":
-        _failed(plan, tr, outcome, now)
-        return plan
+    if (ended := _gone_or_failed(tr, outcome, now)) is not None:
+        return ended
     plan.status = before.model_copy(update={"completion_time": now_iso(now)})
     result = outcome.result(TrainResult)
     if result is None:
