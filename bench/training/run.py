@@ -66,9 +66,11 @@ def compare(store: str, name: str, hyperparameters: dict[str, object], repeat: i
         )
         ours.append(elapsed)
         if data is None:
-            dataset = json.loads(Path(result["uri"].removeprefix("file://"), "metadata.json").read_text())["dataset"]
+            model_dir = Path(result["uri"].removeprefix("file://"))
+            dataset = json.loads((model_dir / "metadata.json").read_text())["dataset"]
             version = dataset.split("@", 1)[1]
-            data = Path(store.removeprefix("file://"), "datasets", name, version, "data.parquet")
+            # <store>/<namespace>/models/<name>/<version>: the dataset is under the same namespace
+            data = model_dir.parents[2] / "datasets" / name / version / "data.parquet"
         elapsed, _ = run(
             [sys.executable, str(PLAIN), "--data", str(data), "--hyperparameters", json.dumps(hyperparameters)]
         )

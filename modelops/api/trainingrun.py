@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -36,6 +37,9 @@ Metric = Literal[
     "silhouette",
 ]
 METRICS: tuple[str, ...] = Metric.__args__  # type: ignore[attr-defined]
+# Pods of one tune Job at most: an Indexed Job's pod hostname is `<job name>-<index>`, so the job
+# name leaves room for the largest index.
+MAX_TUNING_PARALLELISM = 100
 _ANY: JsonDict = {"x-kubernetes-preserve-unknown-fields": True}
 
 
@@ -85,6 +89,21 @@ class Tuning(ApiModel):
     max_trials: int = Field(default=10, ge=1, le=1000)
     cv_folds: int = Field(default=3, ge=2, le=20)
     objective: Objective | None = None
+    parallelism: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_TUNING_PARALLELISM,
+        description="pods that run the trials at once (an Indexed Job), each a fixed share of the candidates; "
+        "the best is then refit and saved by one more pod. The result is the same for any value",
+    )
+
+    def trial_count(self) -> int:
+        """How many candidates the search tries: `maxTrials`, or the whole space when it is smaller."""
+        return min(self.max_trials, math.prod(len(values) for values in self.parameters.values()))
+
+    def shard_count(self) -> int:
+        """How many pods score the trials: `parallelism`, but never more than there are trials."""
+        return min(self.parallelism, self.trial_count())
 
     # Not a CEL rule: `parameters` is free-form (preserve-unknown-fields), so the
     # API server accepts an empty list; the trainer refuses it before any fit.
@@ -164,6 +183,13 @@ class Lineage(ApiModel):
     code_version: str | None = Field(default=None, description="version of modelops that trained it")
 
 
+class Trials(ApiModel):
+    """Progress of a hyperparameter search: trials whose scores are in, of all it runs."""
+
+    done: int = Field(ge=0)
+    total: int = Field(ge=0)
+
+
 class TrainingRunStatus(ObjectStatus):
     PHASES = ("Pending", "WaitingForData", "Running", "Succeeded", "Failed", "Rejected")
 
@@ -176,7 +202,7 @@ class TrainingRunStatus(ObjectStatus):
     )
     score: str | None = Field(default=None, description="the objective metric, for printing")
     best_hyperparameters: dict[str, Any] | None = Field(default=None, json_schema_extra=_ANY)
-    trials: int | None = None
+    trials: Trials | None = None
     model: TrainedModel | None = None
     lineage: Lineage | None = None
     reasons: list[str] | None = None

@@ -5,8 +5,8 @@ feature, in the order of `ModelMetadata.features`, shape [N, 1]. skl2onnx
 sanitises the names ("sepal length (cm)" -> "sepal_length__cm_"), so match by
 position, not name. `category` features are strings, every other type is float32
 (tensor(float)) or float64 (tensor(double)): read it from the session's inputs.
-Outputs: classifiers give `label` and `probabilities` (no ZipMap), regressors
-`variable`, KMeans `label` and `scores`.
+Outputs: classifiers give the label, then their scores as a tensor (the probabilities where the
+model has them; no ZipMap), regressors `variable`, KMeans `label` and `scores`.
 
 The export is verified on held-out rows, and on copies of them made raw again (values beyond
 the training range, missing values where a feature may be missing), since the pipeline's first
@@ -130,18 +130,33 @@ def _register_cleaning_converters() -> None:
     update_registered_converter(CategoryFiller, "ModelopsCategoryFiller", _same_shape, _convert_category_filler)
 
 
+def _without_zipmap(model: Any) -> None:
+    """Make a classifier's graph output its scores as a tensor, not through a ZipMap (a dict per row).
+
+    This is what skl2onnx's `zipmap: False` option does, but that option (any option at all)
+    makes skl2onnx walk every fitted attribute of every sub-estimator to place it, which for a
+    forest computes each tree's importances and bootstrap samples: several times the whole
+    conversion. So the graph is converted without options and its ZipMap is taken off here.
+    """
+    from onnx import TensorProto, helper
+
+    for zipmap in [node for node in model.graph.node if node.op_type == "ZipMap"]:
+        (scores,), (mapped,) = zipmap.input, zipmap.output
+        model.graph.node.remove(zipmap)
+        output = next(o for o in model.graph.output if o.name == mapped)
+        # ZipMap takes only float scores, one row per sample.
+        output.CopyFrom(helper.make_tensor_value_info(scores, TensorProto.FLOAT, [None, None]))
+
+
 def _convert(pipeline: Any, features: Sequence[FeatureSchema], double: bool) -> bytes:
     from skl2onnx import convert_sklearn
 
     _register_cleaning_converters()
-    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
-    options: dict[int, dict[str, Any]] = {}
-    if hasattr(final, "predict_proba"):
-        options[id(final)] = {"zipmap": False}
     with warnings.catch_warnings():
         # skl2onnx warns about opsets newer than it was tested with; not our concern here.
         warnings.simplefilter("ignore")
-        model = convert_sklearn(pipeline, initial_types=_initial_types(features, double), options=options)
+        model = convert_sklearn(pipeline, initial_types=_initial_types(features, double))
+    _without_zipmap(model)
     data: bytes = model.SerializeToString()
     return data
 
@@ -152,19 +167,38 @@ def _close(expected: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> bool
     return bool(np.allclose(actual, expected, rtol=TOLERANCE, atol=TOLERANCE))
 
 
-def _verify(
-    data: bytes, pipeline: Any, features: Sequence[FeatureSchema], task: Task, frame: pd.DataFrame
-) -> str | None:
-    """None when ONNX Runtime reproduces the pipeline on `frame`, else why not."""
+@dataclass(frozen=True)
+class _Reference:
+    """What scikit-learn answers on the check rows: computed once, compared with each conversion."""
+
+    task: Task
+    values: np.ndarray[Any, Any]  # labels (classes, clusters), or regression outputs
+    proba: np.ndarray[Any, Any] | None
+
+
+def _reference(pipeline: Any, task: Task, frame: pd.DataFrame) -> _Reference:
+    if task == "regression":
+        return _Reference(task, np.asarray(pipeline.predict(frame), dtype=np.float64).ravel(), None)
+    proba = None
+    if task == "classification" and hasattr(pipeline, "predict_proba"):
+        proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
+    return _Reference(task, np.asarray(pipeline.predict(frame)), proba)
+
+
+def _verify(data: bytes, reference: _Reference, features: Sequence[FeatureSchema], frame: pd.DataFrame) -> str | None:
+    """None when ONNX Runtime gives scikit-learn's answers on `frame`, else why not."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    # A few hundred rows: one thread, and no pool of spinning ones taking the cores the Job shares.
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
     outputs = session.run(None, onnx_feed(frame, features, session))
-    if task == "regression":
-        expected = np.asarray(pipeline.predict(frame), dtype=np.float64).ravel()
+    labels = reference.values
+    if reference.task == "regression":
         actual = np.asarray(outputs[0], dtype=np.float64).ravel()
-        return None if _close(expected, actual) else "regression outputs differ from scikit-learn by more than 1e-5"
-    labels = np.asarray(pipeline.predict(frame))
+        return None if _close(labels, actual) else "regression outputs differ from scikit-learn by more than 1e-5"
     onnx_labels = np.asarray(outputs[0]).ravel()
     if labels.dtype.kind in "OUS":
         same = np.array_equal(labels.astype(str), onnx_labels.astype(str))
@@ -173,9 +207,8 @@ def _verify(
     if not same:
         mismatched = int(np.sum(labels.astype(str) != onnx_labels.astype(str)))
         return f"{mismatched} of {len(labels)} predicted labels differ from scikit-learn"
-    if task == "classification" and hasattr(pipeline, "predict_proba") and len(outputs) > 1:
-        proba = np.asarray(pipeline.predict_proba(frame), dtype=np.float64)
-        if not _close(proba, np.asarray(outputs[1], dtype=np.float64)):
+    if reference.proba is not None and len(outputs) > 1:
+        if not _close(reference.proba, np.asarray(outputs[1], dtype=np.float64)):
             return "probabilities differ from scikit-learn by more than 1e-5"
     return None
 
@@ -208,11 +241,13 @@ def export_onnx(
 
     float32 first: ONNX Runtime implements every operator for it, and
     scikit-learn's trees compare in float32 too, so their labels match exactly.
-    float64 second, for models whose float32 outputs drift past the tolerance.
+    float64 second, for models whose float32 outputs drift past the tolerance. scikit-learn's own
+    answers on the check rows are computed once, for both.
     """
     if check_frame is None or len(check_frame) == 0:
         return OnnxOutcome(None, OnnxExport(exported=False, reason="no held-out rows to verify an export on"))
     check_frame = with_raw_rows(check_frame, features)
+    reference = _reference(pipeline, task, check_frame)
     reasons: list[str] = []
     for double in (False, True):
         precision = "float64" if double else "float32"
@@ -222,7 +257,7 @@ def export_onnx(
             reasons.append(f"{precision}: conversion failed ({_first_line(e)})")
             continue
         try:
-            problem = _verify(data, pipeline, features, task, check_frame)
+            problem = _verify(data, reference, features, check_frame)
         except Exception as e:  # ONNX Runtime rejects some converted graphs at load or run time
             problem = f"ONNX Runtime failed ({_first_line(e)})"
         if problem is None:

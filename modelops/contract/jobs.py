@@ -1,9 +1,10 @@
-"""What a prepare or train Job is given and what it gives back.
+"""What a prepare, train or tune Job is given and what it gives back.
 
-The operator renders a Job's command line from `PrepareJobArgs` / `TrainJobArgs`; the trainer's
-CLI parses it back into the same shapes. The Job reports through its pod's termination message:
-a `DatasetResult` / `TrainResult` on success, a `JobFailure` otherwise, and its exit code says
-whether a retry can help (the operator builds the Job's podFailurePolicy from `EXIT_BAD_INPUT`).
+The operator renders a Job's command line from `PrepareJobArgs` / `TrainJobArgs` / `TuneJobArgs`;
+the trainer's CLI parses it back into the same shapes. The Job reports through its pod's termination
+message: a `DatasetResult` / `TrainResult` / `TuneResult` (`modelops.contract.trials`) on success,
+a `JobFailure` otherwise, and its exit code says whether a retry can help (the operator builds the
+Job's podFailurePolicy from `EXIT_BAD_INPUT`).
 """
 
 from __future__ import annotations
@@ -145,8 +146,8 @@ class PrepareJobArgs(_Shape):
         ]
 
 
-class TrainJobArgs(_Shape):
-    """The command line of a TrainingRun's train Job, on a pinned dataset version."""
+class _TrainingArgs(_Shape):
+    """What a TrainingRun's Jobs share: whose run, which store, the dataset version, the spec."""
 
     namespace: str
     name: str
@@ -154,17 +155,47 @@ class TrainJobArgs(_Shape):
     dataset: str
     dataset_version: str | None = Field(default=None, description="None: the latest complete version")
     spec: TrainingRunSpec
+
+    def _argv(self, command: str) -> list[str]:
+        dataset = f"{self.dataset}@{self.dataset_version}" if self.dataset_version else self.dataset
+        return [
+            command,
+            *("--namespace", self.namespace, "--name", self.name, "--store", self.store),
+            *("--dataset", dataset, "--spec-json", _spec_json(self.spec)),
+        ]
+
+
+class TrainJobArgs(_TrainingArgs):
+    """The command line of a TrainingRun's train Job, on a pinned dataset version."""
+
     signing_key: str | None = Field(
         default=None,
         description="PEM private key (elliptic curve) that signs the model version, e.g. "
         "SIGNING_KEY_DIR/SIGNING_KEY_FILE from a mounted Secret; None: the version is not signed",
     )
+    tuning_shards: int | None = Field(
+        default=None,
+        ge=2,
+        description="the trials were scored by a tune Job of this many shards, whose results are in the store: "
+        "pick the best of them instead of running the search; None: run the search here",
+    )
 
     def argv(self) -> list[str]:
-        dataset = f"{self.dataset}@{self.dataset_version}" if self.dataset_version else self.dataset
         return [
-            "train",
-            *("--namespace", self.namespace, "--name", self.name, "--store", self.store),
-            *("--dataset", dataset, "--spec-json", _spec_json(self.spec)),
+            *self._argv("train"),
             *(("--signing-key", self.signing_key) if self.signing_key else ()),
+            *(("--tuning-shards", str(self.tuning_shards)) if self.tuning_shards else ()),
         ]
+
+
+class TuneJobArgs(_TrainingArgs):
+    """The command line of a TrainingRun's tune Job: an Indexed Job, its pod of index i scores shard i.
+
+    The index is not an argument: every pod of the Job has the same command line, and the Job
+    controller gives each its index in `JOB_COMPLETION_INDEX` (`modelops.contract.trials`).
+    """
+
+    shards: int = Field(ge=2, description="the Job's completions: how many shards the trials are dealt into")
+
+    def argv(self) -> list[str]:
+        return [*self._argv("tune"), "--shards", str(self.shards)]

@@ -22,6 +22,7 @@ class JobOutcome:
     exit_code: int | None = None
     failed_pods: int = 0
     job_reason: str = ""
+    completed_indexes: frozenset[int] = frozenset()  # of an Indexed Job
 
     def result(self, shape: type[ResultT]) -> ResultT | None:
         """The Job's result document in `shape`, or None when the message is not one."""
@@ -69,4 +70,4 @@ def job_outcome(job: JobView | None, pods: list[PodView]) -> JobOutcome:
         return JobOutcome("succeeded", message, exit_code, failed)
     if condition := job.condition("Failed"):
         return JobOutcome("failed", message, exit_code, failed, condition.reason or "")
-    return JobOutcome("running", message, exit_code, failed)
+    return JobOutcome("running", message, exit_code, failed, completed_indexes=job.completed_indexes())

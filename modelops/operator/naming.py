@@ -6,6 +6,8 @@ import hashlib
 import re
 from typing import NamedTuple
 
+from modelops.api.trainingrun import MAX_TUNING_PARALLELISM
+
 MANAGED_BY = "modelops"
 COMPONENT_LABEL = "modelops.io/component"
 _PREPARE = re.compile(r"-prepare-(\d+)-(\d+)$")
@@ -44,6 +46,11 @@ def parse_prepare_job(job_name: str | None) -> JobRun | None:
 
 def train_job_name(training_run: str, generation: int) -> str:
     return with_suffix(training_run, f"-train-{generation}")
+
+
+def tune_job_name(training_run: str, generation: int) -> str:
+    """The Indexed Job's name, short enough that `<name>-<index>` (each pod's hostname) is a DNS label."""
+    return with_suffix(training_run, f"-tune-{generation}", MAX_NAME - len(f"-{MAX_TUNING_PARALLELISM - 1}"))
 
 
 # The key, in a ModelDeployment's serving Secret, of the key that signs its prediction ids.

@@ -65,6 +65,7 @@ class PodView(View):
 class JobStatus(View):
     failed: int = 0
     succeeded: int = 0
+    completed_indexes: str = Field(default="", description='an Indexed Job\'s succeeded indexes: "0,2-4"')
     conditions: list[Condition] = Field(default_factory=list)
 
 
@@ -75,6 +76,14 @@ class JobView(View):
     def condition(self, type_: str) -> Condition | None:
         """The Job's condition of that type when it is True."""
         return next((c for c in self.status.conditions if c.type == type_ and c.status == "True"), None)
+
+    def completed_indexes(self) -> frozenset[int]:
+        """The indexes of an Indexed Job that succeeded (`status.completedIndexes`, ranges spelled out)."""
+        indexes: set[int] = set()
+        for part in filter(None, self.status.completed_indexes.split(",")):
+            first, _, last = part.partition("-")
+            indexes.update(range(int(first), int(last or first) + 1))
+        return frozenset(indexes)
 
 
 class DeploymentStatus(View):

@@ -20,7 +20,9 @@ containers):
   works) + the container's ``envFrom`` and ``env`` (``value``; ``valueFrom``
   ``fieldRef`` for metadata.name/namespace/uid/labels/annotations,
   spec.nodeName/serviceAccountName, status.podIP/hostIP; ``configMapKeyRef``
-  and ``secretKeyRef`` read through the API) + ``HOSTNAME`` = pod name.
+  and ``secretKeyRef`` read through the API) + ``HOSTNAME`` = ``spec.hostname``, else the pod
+  name. An Indexed Job's pods thus get what a kubelet gives them: ``JOB_COMPLETION_INDEX`` (the Job
+  controller adds it to the pod spec as a ``fieldRef`` of the index label) and ``<job>-<index>``.
 * Termination message: each pod gets its own file; its path is put in the env
   var ``TERMINATION_MESSAGE_PATH``, and every argv element equal to the
   container's ``terminationMessagePath`` (``/dev/termination-log`` by default),
@@ -511,7 +513,9 @@ class ProcessKubelet:
             if value is not None:
                 declared[name] = value
         env = {**self.base_env, **declared, **self.overrides}
-        env["HOSTNAME"] = meta.get("name", "")
+        # The kubelet names the container's host after spec.hostname when set (an Indexed Job's
+        # pods get `<job>-<index>` from the Job controller), else after the pod.
+        env["HOSTNAME"] = pod.get("spec", {}).get("hostname") or meta.get("name", "")
         env["TERMINATION_MESSAGE_PATH"] = str(run.message_path)
         return env
 

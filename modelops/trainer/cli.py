@@ -38,7 +38,9 @@ from modelops.contract.jobs import (
     PrepareJobArgs,
     SourceLimits,
     TrainJobArgs,
+    TuneJobArgs,
 )
+from modelops.contract.trials import COMPLETION_INDEX_ENV
 from modelops.trainer.errors import BadInputError, SpecError, TransientError
 from modelops.trainer.spec import describe_validation_error, parse_spec, spec_object
 from modelops.trainer.termination import report
@@ -76,13 +78,21 @@ def _spec_dict(args: argparse.Namespace) -> dict[str, Any]:
     return spec_object(text) if text else {}
 
 
+def _shards(text: str) -> int:
+    """A number of shards: one shard is no spreading at all (run `train` without shards)."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of shards (2 or more)")
+    return value
+
+
 def _check_name(name: str) -> str:
     if not _NAME.match(name):
         raise SpecError(f"--name: {name!r} is not a valid name (lowercase letters, digits, '-', '.', '_')")
     return name
 
 
-def _store(job: PrepareJobArgs | TrainJobArgs, s3_endpoint: str | None) -> Any:
+def _store(job: PrepareJobArgs | TrainJobArgs | TuneJobArgs, s3_endpoint: str | None) -> Any:
     """The namespace's part of the store: everything the Job reads or writes is under it."""
     from modelops.artifacts.store import ArtifactStore, namespace_root
 
@@ -109,8 +119,8 @@ def prepare_args(args: argparse.Namespace) -> PrepareJobArgs:
     return PrepareJobArgs(namespace=args.namespace, name=_check_name(args.name), store=args.store, spec=spec)
 
 
-def train_args(args: argparse.Namespace) -> TrainJobArgs:
-    """The train Job's arguments: the spec, with `--dataset` and the shortcut flags applied over it."""
+def _training_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """What a train and a tune command line share: the spec, with `--dataset` and the shortcut flags over it."""
     from modelops.api.trainingrun import TrainingRunSpec
     from modelops.trainer.train import parse_dataset_ref
 
@@ -125,16 +135,34 @@ def train_args(args: argparse.Namespace) -> TrainJobArgs:
         data["task"] = args.task
     if args.seed is not None:
         data.setdefault("split", {})["seed"] = args.seed
-    spec = parse_spec(TrainingRunSpec, data)
-    return TrainJobArgs(
-        namespace=args.namespace,
-        name=_check_name(args.name),
-        store=args.store,
-        dataset=dataset,
-        dataset_version=version,
-        spec=spec,
-        signing_key=args.signing_key,
-    )
+    return {
+        "namespace": args.namespace,
+        "name": _check_name(args.name),
+        "store": args.store,
+        "dataset": dataset,
+        "dataset_version": version,
+        "spec": parse_spec(TrainingRunSpec, data),
+    }
+
+
+def train_args(args: argparse.Namespace) -> TrainJobArgs:
+    """The train Job's arguments."""
+    return TrainJobArgs(**_training_fields(args), signing_key=args.signing_key, tuning_shards=args.tuning_shards)
+
+
+def tune_args(args: argparse.Namespace) -> TuneJobArgs:
+    """The tune Job's arguments (the same for each of its pods; the shard index is the pod's own)."""
+    return TuneJobArgs(**_training_fields(args), shards=args.shards)
+
+
+def shard_index(args: argparse.Namespace) -> int:
+    """`--shard`, else the index the Job controller gives each pod of an Indexed Job."""
+    if args.shard is not None:
+        return int(args.shard)
+    value = os.environ.get(COMPLETION_INDEX_ENV, "")
+    if not value.isdigit():
+        raise SpecError(f"--shard: not given and ${COMPLETION_INDEX_ENV} is {value!r}, not an index")
+    return int(value)
 
 
 def _prepare(args: argparse.Namespace) -> BaseModel:
@@ -162,6 +190,11 @@ def _prepare(args: argparse.Namespace) -> BaseModel:
 
 
 def _train(args: argparse.Namespace) -> BaseModel:
+    # Before anything else that is heavy: skops, imported to save the model, builds its default
+    # trust list by finding the module of every scipy ufunc in `sys.modules`, in import order.
+    # With scipy.special among the first modules that scan is short (~0.3 s of CPU less a Job).
+    import scipy.special  # noqa: F401
+
     from modelops.trainer.train import run_train
 
     job = train_args(args)
@@ -171,6 +204,22 @@ def _train(args: argparse.Namespace) -> BaseModel:
         spec=job.spec,
         n_jobs=args.n_jobs,
         signing_key=job.signing_key,
+        tuning_shards=job.tuning_shards,
+    )
+
+
+def _tune(args: argparse.Namespace) -> BaseModel:
+    from modelops.trainer.train import run_tune
+
+    job = tune_args(args)
+    shard = shard_index(args)
+    return run_tune(
+        name=job.name,
+        store=_store(job, args.s3_endpoint),
+        spec=job.spec,
+        shard=shard,
+        shards=job.shards,
+        n_jobs=args.n_jobs,
     )
 
 
@@ -204,19 +253,37 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--target", help="shortcut for target")
     prepare.set_defaults(handler=_prepare)
 
+    def training(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--dataset", required=True, help="NAME or NAME@VERSION (default: latest complete)")
+        sub.add_argument("--algorithm", help="shortcut for model.algorithm")
+        sub.add_argument("--task", choices=["classification", "regression", "clustering"])
+        sub.add_argument("--seed", type=int, help="shortcut for split.seed")
+        sub.add_argument("--n-jobs", type=int, default=None, help="parallel cross-validation fits")
+
     train = commands.add_parser("train", help="fit, tune, evaluate and save a model")
     common(train)
-    train.add_argument("--dataset", required=True, help="NAME or NAME@VERSION (default: latest complete)")
-    train.add_argument("--algorithm", help="shortcut for model.algorithm")
-    train.add_argument("--task", choices=["classification", "regression", "clustering"])
-    train.add_argument("--seed", type=int, help="shortcut for split.seed")
-    train.add_argument("--n-jobs", type=int, default=None, help="parallel cross-validation fits")
+    training(train)
     train.add_argument(
         "--signing-key",
         help=f"PEM elliptic-curve private key that signs the model version (the operator mounts it under "
         f"{SIGNING_KEY_DIR}); without it the version is not signed",
     )
+    train.add_argument(
+        "--tuning-shards",
+        type=_shards,
+        help="the search's trials were scored by `tune` in this many shards: pick the best of their stored "
+        "trials and refit it, instead of running the search",
+    )
     train.set_defaults(handler=_train)
+
+    tune = commands.add_parser("tune", help="score one shard of a hyperparameter search and store its trials")
+    common(tune)
+    training(tune)
+    tune.add_argument("--shards", type=_shards, required=True, help="how many shards the candidates are dealt into")
+    tune.add_argument(
+        "--shard", type=int, help=f"which shard this is, from 0 (default: ${COMPLETION_INDEX_ENV}, an Indexed Job's)"
+    )
+    tune.set_defaults(handler=_tune)
     return parser
 
 

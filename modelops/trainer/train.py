@@ -27,15 +27,26 @@ from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_fr
 from modelops.artifacts.signing import public_key_fingerprint
 from modelops.artifacts.store import ArtifactStore
 from modelops.contract.jobs import TrainResult
+from modelops.contract.trials import Trial, TrialShard, TuneResult, deal
 from modelops.trainer.algorithms import Algorithm, check_task, get_algorithm, make_estimator
 from modelops.trainer.errors import DatasetNotFoundError, SpecError
 from modelops.trainer.gates import apply_gates, check_gate_names
 from modelops.trainer.metrics import evaluate, headline
-from modelops.trainer.pipeline import build_pipeline
+from modelops.trainer.pipeline import MODEL_STEP, build_pipeline
 from modelops.trainer.profiling import profile_frame
 from modelops.trainer.splitting import Splits, split_data
 from modelops.trainer.targets import check_classes, check_finite, check_target
-from modelops.trainer.tuning import Objective, candidates, check_candidates, cv_for, objective_of, tune
+from modelops.trainer.trials import gather, read_shard, shard_reldir, write_shard
+from modelops.trainer.tuning import (
+    Objective,
+    best_trial,
+    candidates,
+    check_candidates,
+    cv_for,
+    objective_of,
+    reported_score,
+    score_trials,
+)
 from modelops.trainer.versioning import model_version
 
 log = logging.getLogger(__name__)
@@ -142,18 +153,8 @@ def _metrics(pipeline: Any, splits: Splits, task: Task) -> dict[str, dict[str, A
     return {name: evaluate(pipeline, split.X, split.y, task) for name, split in splits.items()}
 
 
-def run_train(
-    *,
-    name: str,
-    store: ArtifactStore,
-    spec: TrainingRunSpec,
-    n_jobs: int | None = None,
-    signing_key: str | None = None,
-) -> TrainResult:
-    """Train and store a model version; with `signing_key` (PEM, elliptic curve) it is signed."""
-    # Read the key before any data: a missing or broken key fails the run at once, and its
-    # fingerprint is an input of the version (a new key makes a new, newly signed version).
-    signing = _Signing(signing_key, public_key_fingerprint(signing_key)) if signing_key is not None else None
+def _load(store: ArtifactStore, spec: TrainingRunSpec) -> tuple[Algorithm, LoadedDataset]:
+    """The algorithm (checked against the spec before any data is read) and the dataset version."""
     algorithm = get_algorithm(spec.model.algorithm)
     if spec.task is not None:
         check_task(algorithm, spec.task)
@@ -164,6 +165,29 @@ def run_train(
     dataset_version = resolve_dataset(store, dataset_name, spec.dataset_ref.version)
     loaded = load_dataset(store, dataset_reldir(dataset_name, dataset_version))
     log.info("loaded dataset %s@%s (%d rows)", dataset_name, dataset_version, len(loaded.frame))
+    return algorithm, loaded
+
+
+def run_train(
+    *,
+    name: str,
+    store: ArtifactStore,
+    spec: TrainingRunSpec,
+    n_jobs: int | None = None,
+    signing_key: str | None = None,
+    tuning_shards: int | None = None,
+) -> TrainResult:
+    """Train and store a model version; with `signing_key` (PEM, elliptic curve) it is signed.
+
+    With `tuning_shards`, the search's trials were scored by `run_tune` in that many shards:
+    the best of their stored trials is refit here instead of running the search again.
+    """
+    # Read the key before any data: a missing or broken key fails the run at once, and its
+    # fingerprint is an input of the version (a new key makes a new, newly signed version).
+    signing = _Signing(signing_key, public_key_fingerprint(signing_key)) if signing_key is not None else None
+    if tuning_shards is not None and spec.tuning is None:
+        raise SpecError("--tuning-shards: the spec has no tuning section, so there are no trials to pick from")
+    algorithm, loaded = _load(store, spec)
     return _train_on(
         name=name,
         store=store,
@@ -172,6 +196,40 @@ def run_train(
         spec=spec,
         n_jobs=n_jobs,
         signing=signing,
+        tuning_shards=tuning_shards,
+    )
+
+
+def run_tune(
+    *, name: str, store: ArtifactStore, spec: TrainingRunSpec, shard: int, shards: int, n_jobs: int | None = None
+) -> TuneResult:
+    """Score shard `shard` of `shards` of the search's candidates and store the trials (see `gather`)."""
+    if spec.tuning is None:
+        raise SpecError("spec.tuning: tune runs a hyperparameter search and the spec has none")
+    if not 0 <= shard < shards:
+        raise SpecError(f"--shard: {shard} is not one of the {shards} shards (0..{shards - 1})")
+    algorithm, loaded = _load(store, spec)
+    plan = _plan(loaded, algorithm, spec, signer=None)
+    search = plan.search
+    assert search is not None  # the spec has tuning
+    stored = read_shard(store, name, search.key, shard, shards)
+    reused = stored is not None
+    if stored is None:
+        positions = deal(search.points, shards)[shard]
+        log.info("tuning %s: shard %d of %d, %d candidates", algorithm.name, shard, shards, len(positions))
+        trials = _score(plan, search, [(i, search.points[i]) for i in positions], n_jobs)
+        stored = TrialShard(search=search.key, shard=shard, shards=shards, total=len(search.points), trials=trials)
+        write_shard(store, name, stored)
+    else:
+        log.info("shard %d of %d already stored; reporting it", shard, shards)
+    return TuneResult(
+        name=name,
+        search=search.key,
+        shard=shard,
+        shards=shards,
+        trials=len(stored.trials),
+        uri=store.uri(shard_reldir(name, search.key, shard, shards)),
+        reused=reused,
     )
 
 
@@ -181,6 +239,7 @@ class _Search:
     points: list[dict[str, Any]]
     cv: Any
     folds: int
+    key: str  # what the trials' scores depend on (the model's inputs, but not who signs it)
 
 
 @dataclass(frozen=True)
@@ -192,11 +251,18 @@ class _Plan:
     features: list[str]
     schema: list[FeatureSchema]
     estimator: Any
+    scale: bool
     splits: Splits
     search: _Search | None
     dataset_ref: str
     version: str
     cleaning: dict[str, ColumnCleaning]
+
+    def pipeline(self) -> Any:
+        """A new unfitted pipeline: the Dataset's cleaning, preprocessing, a fresh copy of the estimator."""
+        from sklearn.base import clone
+
+        return build_pipeline(self.schema, clone(self.estimator), scale=self.scale, cleaning=self.cleaning)
 
 
 @dataclass(frozen=True)
@@ -226,41 +292,57 @@ def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec, si
     splits = split_data(loaded.frame, features=features, target=target, task=task, spec=spec.split)
     if task == "classification" and target is not None and splits.train.y is not None:
         check_classes(splits.train.y, target, "the training split")
+    dataset_ref = f"{manifest.name}@{manifest.version}"
+    inputs = {
+        "dataset": dataset_ref,
+        "task": task,
+        "algorithm": algorithm.name,
+        "hyperparameters": hyperparameters,
+        "split": spec.split.model_dump(mode="json"),
+        # How many pods ran the trials changes where they ran, not what they found.
+        "tuning": spec.tuning.model_dump(mode="json", exclude={"parallelism"}) if spec.tuning else None,
+        "features": features,
+        "target": target,
+        # The row-wise cleaning is the pipeline's first step: a different one is a different model.
+        "cleaning": {name: rule.model_dump(mode="json") for name, rule in sorted(manifest.cleaning.items())},
+        "libraries": library_versions(),
+    }
+    unsigned = model_version(inputs)
+    # The signer only when signing, so that unsigned versions keep the identifiers they always had.
+    version = model_version({**inputs, "signer": signer}) if signer is not None else unsigned
     search = None
     if spec.tuning is not None:
         points = candidates(spec.tuning, seed)
         check_candidates(points, algorithm, task, hyperparameters, seed)
         cv = cv_for(task, spec.tuning.cv_folds, seed, splits.train.y)
-        search = _Search(objective_of(spec.tuning, task), points, cv, spec.tuning.cv_folds)
-    dataset_ref = f"{manifest.name}@{manifest.version}"
-    version = model_version(
-        {
-            "dataset": dataset_ref,
-            "task": task,
-            "algorithm": algorithm.name,
-            "hyperparameters": hyperparameters,
-            "split": spec.split.model_dump(mode="json"),
-            "tuning": spec.tuning.model_dump(mode="json") if spec.tuning else None,
-            "features": features,
-            "target": target,
-            # The row-wise cleaning is the pipeline's first step: a different one is a different model.
-            "cleaning": {name: rule.model_dump(mode="json") for name, rule in sorted(manifest.cleaning.items())},
-            "libraries": library_versions(),
-            # Only when signing, so that unsigned versions keep the identifiers they always had.
-            **({"signer": signer} if signer is not None else {}),
-        }
-    )
+        search = _Search(objective_of(spec.tuning, task), points, cv, spec.tuning.cv_folds, key=unsigned)
     return _Plan(
         task=task,
         target=target if task != "clustering" else None,
         features=features,
         schema=[f for f in manifest.feature_schema if f.name in set(features)],
         estimator=estimator,
+        scale=algorithm.scale,
         splits=splits,
         search=search,
         dataset_ref=dataset_ref,
         version=version,
         cleaning=dict(manifest.cleaning),
+    )
+
+
+def _score(plan: _Plan, search: _Search, points: list[tuple[int, dict[str, Any]]], n_jobs: int | None) -> list[Trial]:
+    """Cross-validate `points` (positions in the candidate list, candidates) on the training split."""
+    train = plan.splits.train
+    return score_trials(
+        plan.pipeline(),
+        points,
+        X=train.X,
+        y=train.y if plan.task != "clustering" else None,
+        task=plan.task,
+        objective=search.objective,
+        cv=search.cv,
+        n_jobs=n_jobs,
     )
 
 
@@ -282,6 +364,7 @@ def _train_on(
     spec: TrainingRunSpec,
     n_jobs: int | None,
     signing: _Signing | None,
+    tuning_shards: int | None,
 ) -> TrainResult:
     plan = _plan(loaded, algorithm, spec, signing.fingerprint if signing else None)
     reldir = model_reldir(name, plan.version)
@@ -289,7 +372,7 @@ def _train_on(
         log.info("model version %s already stored; reporting it", plan.version)
         return _reuse(store, reldir, spec)
 
-    pipeline = build_pipeline(plan.schema, plan.estimator, scale=algorithm.scale, cleaning=plan.cleaning)
+    pipeline = plan.pipeline()
     train = plan.splits.train
     y_train = train.y if plan.task != "clustering" else None
     best: dict[str, Any] = {}
@@ -297,25 +380,22 @@ def _train_on(
     cv_metrics: dict[str, dict[str, Any]] = {}
     if plan.search is not None:
         search = plan.search
-        log.info("tuning %s: %d candidates x %d folds", algorithm.name, len(search.points), search.folds)
-        outcome = tune(
-            pipeline,
-            search.points,
-            X=train.X,
-            y=y_train,
-            task=plan.task,
-            objective=search.objective,
-            cv=search.cv,
-            n_jobs=n_jobs,
-        )
-        pipeline, trials = outcome.pipeline, outcome.trials
-        best = {k: _python(v) for k, v in outcome.best.items()}
+        if tuning_shards is None:
+            log.info("tuning %s: %d candidates x %d folds", algorithm.name, len(search.points), search.folds)
+            scored = _score(plan, search, list(enumerate(search.points)), n_jobs)
+        else:
+            scored = gather(store, name, search.key, tuning_shards, search.points)
+            log.info("picking the best of %d trials scored by %d shards", len(scored), tuning_shards)
+        chosen = best_trial(scored)
+        best, trials = dict(chosen.parameters), len(scored)
         cv_metrics["cv"] = {
             "objective": search.objective.metric,
-            "best_score": outcome.best_score,
+            "best_score": reported_score(chosen, search.objective),
             "trials": trials,
             "best": best,
         }
+        log.info("refitting %s with %s on %d rows", algorithm.name, best, len(train.X))
+        pipeline = _fit(pipeline.set_params(**{f"{MODEL_STEP}__{k}": v for k, v in best.items()}), train.X, y_train)
     else:
         log.info("fitting %s on %d rows", algorithm.name, len(train.X))
         pipeline = _fit(pipeline, train.X, y_train)

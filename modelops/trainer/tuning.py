@@ -3,7 +3,8 @@
 The candidate list is computed here (grid order, or a seeded sample) and capped
 at `maxTrials`, point by point without enumerating the space, then handed to GridSearchCV
 as explicit single-point grids, so the trials run are exactly the ones this module chose,
-whatever the strategy.
+whatever the strategy. Scoring (`score_trials`) and choosing (`best_trial`) are apart, so a
+search whose trials ran in several pods picks the same best as one that ran them all here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from modelops.api.trainingrun import Tuning
 from modelops.artifacts.metadata import Task
+from modelops.contract.trials import Trial
 from modelops.trainer.algorithms import Algorithm, make_estimator
 from modelops.trainer.errors import BadInputError, SpecError
 from modelops.trainer.metrics import METRICS, Goal
@@ -50,14 +52,6 @@ class Objective:
     goal: Goal
 
 
-@dataclass(frozen=True)
-class TuningOutcome:
-    pipeline: Any  # refit on the whole training split with the best candidate
-    best: dict[str, Any]
-    trials: int
-    best_score: float
-
-
 def objective_of(spec: Tuning, task: Task) -> Objective:
     name = spec.objective.metric if spec.objective else DEFAULT_OBJECTIVE[task]
     known = METRICS[task]
@@ -87,7 +81,7 @@ def candidates(spec: Tuning, seed: int) -> list[dict[str, Any]]:
     """
     space = {name: list(values) for name, values in sorted(spec.parameters.items())}
     size = math.prod(len(values) for values in space.values())
-    n = min(spec.max_trials, size)
+    n = spec.trial_count()
     if spec.strategy == "grid":
         indices: list[int] = list(range(n))
     elif size <= 2 * n:
@@ -141,9 +135,9 @@ def cv_for(task: Task, folds: int, seed: int, y: Any) -> Any:
     return KFold(n_splits=folds, shuffle=True, random_state=seed)
 
 
-def tune(
+def score_trials(
     pipeline: Any,
-    points: list[dict[str, Any]],
+    points: Sequence[tuple[int, dict[str, Any]]],
     *,
     X: Any,
     y: Any,
@@ -151,18 +145,26 @@ def tune(
     objective: Objective,
     cv: Any,
     n_jobs: int | None,
-) -> TuningOutcome:
+) -> list[Trial]:
+    """Cross-validate each (position, candidate) of `points`; nothing is refit.
+
+    Each candidate is fitted on its own clone with the estimator's fixed seed and the same folds,
+    so its scores do not depend on which other candidates share the call: a shard scores its
+    candidates exactly as one search over all of them would.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import GridSearchCV
 
-    grid = [{f"{MODEL_STEP}__{name}": [value] for name, value in point.items()} for point in points]
+    if not points:
+        return []
+    grid = [{f"{MODEL_STEP}__{name}": [value] for name, value in point.items()} for _, point in points]
     n_classes = len(np.unique(np.asarray(y))) if task == "classification" else 0
     search = GridSearchCV(
         pipeline,
         param_grid=grid,
         scoring=scorer_for(objective, task, n_classes),
         cv=cv,
-        refit=True,
+        refit=False,
         n_jobs=n_jobs,
         error_score="raise",
     )
@@ -170,8 +172,25 @@ def tune(
         # Some candidates may not converge; cross-validation scores already rank them down.
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X, y)
-    best = {key.removeprefix(f"{MODEL_STEP}__"): value for key, value in search.best_params_.items()}
-    score = float(search.best_score_)
-    if objective.goal == "minimize":
-        score = -score  # sklearn's scorers negate error metrics so that greater is better
-    return TuningOutcome(pipeline=search.best_estimator_, best=best, trials=len(points), best_score=score)
+    results = search.cv_results_
+    # One explicit single-point grid per candidate: cv_results_ lists them in the order given.
+    return [
+        Trial(
+            position=position,
+            parameters=point,
+            scores=[float(results[f"split{fold}_test_score"][row]) for fold in range(search.n_splits_)],
+        )
+        for row, (position, point) in enumerate(points)
+    ]
+
+
+def best_trial(trials: Sequence[Trial]) -> Trial:
+    """The highest mean score; of equal ones the earliest candidate (GridSearchCV's rank, and the grid's order)."""
+    if not trials:
+        raise ValueError("no trials to choose from")
+    return max(sorted(trials, key=lambda trial: trial.position), key=lambda trial: trial.mean)
+
+
+def reported_score(trial: Trial, objective: Objective) -> float:
+    """The trial's mean score in the metric's own sign: sklearn negates error metrics so that greater is better."""
+    return -trial.mean if objective.goal == "minimize" else trial.mean

@@ -90,6 +90,11 @@ INVALID = {
         "spec: {datasetRef: {name: d}, model: {algorithm: svm}, validation: {minMetrics: {acc: 0.9}}}",
         ["spec.validation.minMetrics", "minMetrics keys must be known metrics"],
     ),
+    "more tuning pods than an Indexed Job's names allow": (
+        f"{API}\nkind: TrainingRun\nmetadata: {{name: x}}\n"
+        "spec: {datasetRef: {name: d}, model: {algorithm: svm}, tuning: {parameters: {C: [1]}, parallelism: 101}}",
+        ["spec.tuning.parallelism", "should be less than or equal to 100"],
+    ),
     "model uri that names no model version": (
         f"{API}\nkind: ModelDeployment\nmetadata: {{name: x}}\nspec: {{model: {{uri: 's3://bucket/models/m'}}}}",
         ["spec.model.uri", "uri must name a model version: <store>/<namespace>/models/<name>/<16 hex digits>"],

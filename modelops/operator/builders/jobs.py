@@ -1,4 +1,9 @@
-"""The `prepare` and `train` Jobs: one trainer container, bounded retries, never retried on bad input."""
+"""The `prepare`, `train` and `tune` Jobs: one trainer container, bounded retries, never retried on bad input.
+
+A TrainingRun whose search runs in several pods (`spec.tuning.parallelism`) has two Jobs: the
+`tune` Indexed Job, one pod per shard of the trials, then the `train` Job that picks the best of
+them, refits and saves the model.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from modelops.contract.jobs import (
     PrepareJobArgs,
     SourceLimits,
     TrainJobArgs,
+    TuneJobArgs,
 )
 from modelops.operator import naming
 from modelops.operator.builders.common import (
@@ -87,7 +93,10 @@ def _job(
     argv: list[str],
     settings: OperatorSettings,
     access: Access,
+    *,
+    indexed: int | None = None,
 ) -> Manifest:
+    """The Job; with `indexed`, an Indexed Job of that many pods at once, each told its index by the Job controller."""
     labels = naming.labels(owner.kind, owner.name, component)
     container: Manifest = {
         "name": CONTAINER,
@@ -105,11 +114,15 @@ def _job(
     }
     if env_from := [*store_env_from(settings), *access.env_from]:
         container["envFrom"] = env_from
+    shape: Manifest = (
+        {} if indexed is None else {"completionMode": "Indexed", "completions": indexed, "parallelism": indexed}
+    )
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": metadata(owner, name, labels),
         "spec": {
+            **shape,
             "backoffLimit": settings.job_backoff_limit,
             "activeDeadlineSeconds": settings.job_active_deadline_seconds,
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
@@ -147,16 +160,41 @@ def prepare_job(ds: Dataset, run: JobRun, settings: OperatorSettings) -> Manifes
     return _job(ds, job_name, "prepare", args.argv(), settings, source_access(ds.spec, settings.source_limits))
 
 
+def _training_fields(tr: TrainingRun, dataset_version: str, settings: OperatorSettings) -> dict[str, Any]:
+    return {
+        "namespace": tr.namespace,
+        "name": tr.name,
+        "store": settings.store,
+        "dataset": tr.spec.dataset_ref.name,
+        "dataset_version": dataset_version,
+        "spec": tr.spec,
+    }
+
+
 def train_job(tr: TrainingRun, dataset_version: str, settings: OperatorSettings) -> Manifest:
-    """The Job that fits, tunes, evaluates and saves a TrainingRun's model on a pinned dataset version."""
+    """The Job that fits, tunes, evaluates and saves a TrainingRun's model on a pinned dataset version.
+
+    When the search runs in several pods it is the final step: it picks the best of the trials
+    the tune Job stored, refits and saves.
+    """
+    shards = tr.spec.tuning.shard_count() if tr.spec.tuning else 1
     args = TrainJobArgs(
-        namespace=tr.namespace,
-        name=tr.name,
-        store=settings.store,
-        dataset=tr.spec.dataset_ref.name,
-        dataset_version=dataset_version,
-        spec=tr.spec,
+        **_training_fields(tr, dataset_version, settings),
         signing_key=f"{SIGNING_KEY_DIR}/{SIGNING_KEY_FILE}" if settings.signing_key_secret else None,
+        tuning_shards=shards if shards > 1 else None,
     )
     name = naming.train_job_name(tr.name, tr.generation)
     return _job(tr, name, "train", args.argv(), settings, signing_access(settings))
+
+
+def tune_job(tr: TrainingRun, dataset_version: str, settings: OperatorSettings) -> Manifest:
+    """The Indexed Job whose pod of index i scores shard i of the search's trials and stores them.
+
+    It never gets the signing key: it writes trials, not models.
+    """
+    if tr.spec.tuning is None or tr.spec.tuning.shard_count() < 2:
+        raise ValueError(f"TrainingRun {tr.name} runs its search in one pod: it has no tune Job")
+    shards = tr.spec.tuning.shard_count()
+    args = TuneJobArgs(**_training_fields(tr, dataset_version, settings), shards=shards)
+    name = naming.tune_job_name(tr.name, tr.generation)
+    return _job(tr, name, "tune", args.argv(), settings, Access(), indexed=shards)

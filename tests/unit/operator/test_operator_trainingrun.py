@@ -55,7 +55,7 @@ def test_a_run_pins_the_datasets_current_version() -> None:
     tr = training_run("rf", TR_SPEC)
     _, version = decide.wait_for_data(tr, DATASET, NOW)
     assert version == "v7"
-    start = decide.start(tr, "v7", "rf-train-1", NOW)
+    start = decide.start(tr, "v7", NOW)
     assert (start.status.phase, start.status.dataset_version) == ("Running", "v7")
     assert flags(start.status) == ("False", "True", "False")
 
