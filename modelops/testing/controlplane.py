@@ -187,6 +187,7 @@ class ControlPlane:
         start_timeout: seconds for the whole start-up.
         keep_dir: keep the temp dir (logs, certs) after stop; default from ``MODELOPS_KEEP_CONTROLPLANE``.
         extra_apiserver_args: appended to kube-apiserver's command line (e.g. ``--feature-gates=...``).
+        extra_controller_manager_args: appended to kube-controller-manager's (e.g. the HPA's timings).
         address: the IPv4 address kube-apiserver listens on and advertises (an address of this machine).
     """
 
@@ -200,6 +201,7 @@ class ControlPlane:
         start_timeout: float = 120.0,
         keep_dir: bool | None = None,
         extra_apiserver_args: Sequence[str] = (),
+        extra_controller_manager_args: Sequence[str] = (),
         address: str = "127.0.0.1",
     ) -> None:
         if nodes < 0:
@@ -218,6 +220,7 @@ class ControlPlane:
         self.start_timeout = start_timeout
         self.keep_dir = keep_dir if keep_dir is not None else bool(os.environ.get("MODELOPS_KEEP_CONTROLPLANE"))
         self.extra_apiserver_args = list(extra_apiserver_args)
+        self.extra_controller_manager_args = list(extra_controller_manager_args)
         self.address = address
         self.node_names = [f"kwok-node-{i}" for i in range(nodes)]
         self.startup_seconds: float | None = None
@@ -527,6 +530,7 @@ class ControlPlane:
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}",
                 f"--cluster-signing-key-file={pki / 'ca.key'}",
                 "--horizontal-pod-autoscaler-sync-period=5s",
+                *self.extra_controller_manager_args,
             ],
         )
 
