@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from modelops.api.common import ApiModel, ObjectStatus, ResourceRequirements, SecretKeyRef, cel, exactly_one
 
@@ -36,18 +37,61 @@ class S3Source(ApiModel):
     format: FileFormat | None = None
 
 
+def _relative_path_rule(field: str, what: str) -> dict[str, Any]:
+    """A CEL rule on a string field: a path relative to its mount, which no `..` segment can leave."""
+    return {
+        "x-kubernetes-validations": [
+            {"rule": f"!self.startsWith('/') && !self.matches('{_CLIMBS}')", "message": f"{field} {what}"}
+        ]
+    }
+
+
+# A `..` path segment: at the start, between slashes, or at the end.
+_CLIMBS = r"(^|/)[.][.](/|$)"
+_RELATIVE = "must be a relative path inside the claim: no leading '/', no '..' segment"
+_KEY = "must name a file in the ConfigMap, not '..'"
+
+
+def _check_relative(value: str, what: str) -> str:
+    if value.startswith("/") or re.search(_CLIMBS, value):
+        raise ValueError(what)
+    return value
+
+
 class ConfigMapSource(ApiModel):
     """A small file held in a ConfigMap key (binaryData for Parquet)."""
 
     name: str = Field(min_length=1, max_length=253)
-    key: str = Field(min_length=1, max_length=253)
+    key: str = Field(
+        min_length=1,
+        max_length=253,
+        # A ConfigMap key's own syntax (no '/'), minus the two names that mean directories.
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="a ConfigMap key (letters, digits, '-', '_', '.'; not '.' or '..')",
+        json_schema_extra=_relative_path_rule("key", _KEY),
+    )
     format: FileFormat | None = Field(default=None, description="inferred from the key when absent")
+
+    @field_validator("key")
+    @classmethod
+    def _a_file_name(cls, value: str) -> str:
+        return _check_relative(value, _KEY)
 
 
 class PvcSource(ApiModel):
     claim_name: str = Field(min_length=1, max_length=253)
-    path: str = Field(min_length=1, max_length=4096)
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="file path relative to the claim's root",
+        json_schema_extra=_relative_path_rule("path", _RELATIVE),
+    )
     format: FileFormat | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_claim(cls, value: str) -> str:
+        return _check_relative(value, _RELATIVE)
 
 
 class DataSource(ApiModel):

@@ -41,5 +41,9 @@ class StorageAccessDeniedError(ArtifactError, PermissionError):
     """The store refused the credentials; retrying cannot help until they change."""
 
 
+class StorageLayoutError(ArtifactError):
+    """A file stands where the store needs a directory (or the reverse); retrying cannot help."""
+
+
 class StorageUnavailableError(ArtifactError):
     """The store could not be reached or failed; a retry may succeed."""

@@ -33,10 +33,16 @@ from modelops.artifacts.errors import (
     ArtifactNotFoundError,
     InvalidArtifactURIError,
     StorageAccessDeniedError,
+    StorageLayoutError,
     StorageUnavailableError,
 )
 
 COMPLETE_MARKER = "_COMPLETE"
+# A local writer builds a version in `.tmp-<version>-<random>` next to it and renames it in place;
+# one killed meanwhile leaves the directory behind. The next write beside it removes those older
+# than this: no live writer takes an hour between two files.
+TMP_PREFIX = ".tmp-"
+STALE_TMP_SECONDS = 3600.0
 ARTIFACT_KINDS = ("datasets", "models")
 ENDPOINT_ENV_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "S3_ENDPOINT_URL")
 
@@ -69,10 +75,13 @@ def translate_errors(uri: str) -> Iterator[None]:
     """Map filesystem/network exceptions to the artifact error hierarchy."""
     try:
         yield
-    except (ArtifactNotFoundError, StorageAccessDeniedError, StorageUnavailableError):
+    except (ArtifactNotFoundError, StorageAccessDeniedError, StorageLayoutError, StorageUnavailableError):
         raise
     except FileNotFoundError as e:
         raise ArtifactNotFoundError(f"not found: {uri}") from e
+    except (NotADirectoryError, IsADirectoryError, FileExistsError) as e:
+        # A file where the layout needs a directory (or the reverse): the same on every retry.
+        raise StorageLayoutError(f"the store's layout is broken at {uri}: {e.strerror}: {e.filename}") from e
     except PermissionError as e:
         raise StorageAccessDeniedError(f"access denied to {uri}: {e}") from e
     except (OSError, TimeoutError) as e:
@@ -183,6 +192,7 @@ class ArtifactStore:
                 raise InvalidArtifactURIError(f"invalid file name in a version: {name!r}")
         uri = self.uri(reldir)
         with translate_errors(uri):
+            self._tidy(reldir)
             if self.is_complete(reldir):
                 self._write_marker(reldir)
                 return uri
@@ -196,10 +206,16 @@ class ArtifactStore:
         """Mark an existing complete version as written now (it becomes the latest)."""
         uri = self.uri(reldir)
         with translate_errors(uri):
+            self._tidy(reldir)
             if not self.is_complete(reldir):
                 raise ArtifactNotFoundError(f"no complete version at {uri}")
             self._write_marker(reldir)
         return uri
+
+    def _tidy(self, reldir: str) -> None:
+        """Every write beside `reldir` removes what killed local writers left there (remote writes leave nothing)."""
+        if self.is_local and (parent := Path(self._path(reldir)).parent).is_dir():
+            remove_stale_tmp(parent, older_than=STALE_TMP_SECONDS)
 
     def _marker_bytes(self) -> bytes:
         ns = time.time_ns()
@@ -212,7 +228,7 @@ class ArtifactStore:
         final = Path(self._path(reldir))
         final.parent.mkdir(parents=True, exist_ok=True)
         # Same parent directory, so the final rename cannot cross filesystems.
-        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+        tmp = final.parent / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
             for name, data in files.items():
@@ -260,6 +276,21 @@ class ArtifactStore:
     def latest_version(self, prefix: str) -> str | None:
         versions = self.list_versions(prefix)
         return versions[-1] if versions else None
+
+
+def remove_stale_tmp(parent: Path, *, older_than: float) -> list[str]:
+    """Remove the leftovers of killed writers in `parent` (untouched for `older_than` seconds); their names."""
+    cutoff = time.time() - older_than
+    removed = []
+    for entry in parent.glob(f"{TMP_PREFIX}*"):
+        try:
+            stale = entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff
+        except FileNotFoundError:
+            continue  # another writer cleaned it up first
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
 
 
 def _is_hidden(path: str) -> bool:

@@ -9,6 +9,8 @@ whether a retry can help (the operator builds the Job's podFailurePolicy from `E
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +35,13 @@ SOURCE_DIR: Final = "/etc/modelops/source"
 PVC_ROOT: Final = "/mnt/pvc"
 
 TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
+
+# Where a train Job finds the private key that signs every model version it writes (a Secret only
+# train Jobs mount); `TrainJobArgs.signing_key` passes the path as `--signing-key`.
+SIGNING_KEY_DIR: Final = "/etc/modelops/signing"
+SIGNING_KEY_FILE: Final = "private.pem"
+
+SOURCE_ENV_PREFIX: Final = "MODELOPS_SOURCE_"
 
 
 class _Shape(BaseModel):
@@ -76,6 +85,46 @@ class JobFailure(_Shape):
     reason: FailureReason
 
 
+class SourceLimits(_Shape):
+    """How far a prepare Job may go to read its source; the operator renders them with `env()`.
+
+    A URL source may reach only public addresses: loopback, link-local (cloud metadata), private
+    and other non-global addresses are refused after DNS resolution and after every redirect,
+    unless `allowed_hosts` names the host (as written in the URL) or a network holding its address.
+    """
+
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names, IP addresses or CIDR networks a url source may reach although not public",
+    )
+    max_bytes: int = Field(default=1024**3, ge=1, description="largest source file or download")
+    timeout_seconds: float = Field(default=300.0, gt=0, description="longest download, redirects included")
+    max_columns: int = Field(default=10_000, ge=1, description="more columns are refused before parsing")
+    max_rows: int = Field(default=50_000_000, ge=1, description="more rows are refused while parsing")
+
+    def env(self) -> dict[str, str]:
+        """`MODELOPS_SOURCE_<FIELD>` for each field; a list is comma-separated."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            out[f"{SOURCE_ENV_PREFIX}{name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+        return out
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SourceLimits:
+        """The limits the environment sets (see `env()`); unset variables keep the defaults."""
+        environ = os.environ if environ is None else environ
+        data: dict[str, Any] = {}
+        for name in cls.model_fields:
+            value = environ.get(f"{SOURCE_ENV_PREFIX}{name.upper()}")
+            if value is None or value.strip() == "":
+                continue
+            data[name] = (
+                [part.strip() for part in value.split(",") if part.strip()] if name == "allowed_hosts" else value
+            )
+        return cls.model_validate(data)
+
+
 def _spec_json(spec: DatasetSpec | TrainingRunSpec) -> str:
     return json.dumps(spec.wire(), separators=(",", ":"), sort_keys=True)
 
@@ -105,6 +154,11 @@ class TrainJobArgs(_Shape):
     dataset: str
     dataset_version: str | None = Field(default=None, description="None: the latest complete version")
     spec: TrainingRunSpec
+    signing_key: str | None = Field(
+        default=None,
+        description="PEM private key (elliptic curve) that signs the model version, e.g. "
+        "SIGNING_KEY_DIR/SIGNING_KEY_FILE from a mounted Secret; None: the version is not signed",
+    )
 
     def argv(self) -> list[str]:
         dataset = f"{self.dataset}@{self.dataset_version}" if self.dataset_version else self.dataset
@@ -112,4 +166,5 @@ class TrainJobArgs(_Shape):
             "train",
             *("--namespace", self.namespace, "--name", self.name, "--store", self.store),
             *("--dataset", dataset, "--spec-json", _spec_json(self.spec)),
+            *(("--signing-key", self.signing_key) if self.signing_key else ()),
         ]

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelops.api.modeldeployment import DriftMonitoring, PerformanceMonitoring
 
 ENV_PREFIX: Final = "MODELOPS_SERVING_"
+# Where a serving pod finds the public keys models must be signed with (a mounted ConfigMap of *.pem).
+VERIFY_KEYS_DIR: Final = "/etc/modelops/verify"
 # Response header naming the model version that answered (also `model_version` in the bodies).
 MODEL_VERSION: Final = "modelops-model-version"
 
@@ -37,6 +39,15 @@ class ServingContract(BaseModel):
     )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="larger bodies get 413")
     max_batch_rows: int = Field(default=10_000, ge=1, description="larger batches get 413")
+    signing_public_key: str | None = Field(
+        default=None,
+        description="path of the PEM public key (or a directory of *.pem keys, for rotation) that a model "
+        "version's signature must verify against; a present signature is always checked when set",
+    )
+    signature_required: bool = Field(
+        default=False,
+        description="refuse a model version without a valid signature (the server exits, the pod fails to start)",
+    )
 
     def env(self) -> dict[str, str]:
         """The container environment that carries this contract (unset fields are left out)."""

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from modelops.api.common import ResourceRequirements
 from modelops.artifacts.store import namespace_root
+from modelops.contract.jobs import SourceLimits
 
 
 class OperatorSettings(BaseSettings):
@@ -78,6 +79,23 @@ class OperatorSettings(BaseSettings):
         "the monitoring reads it with a few queries for all ModelDeployments instead of scraping each Service",
     )
     prometheus_refresh: float = Field(default=15.0, gt=0, description="seconds a Prometheus answer is reused")
+    signing_key_secret: str | None = Field(
+        default=None,
+        description="Secret (in each namespace that trains) holding private.pem: mounted into train Jobs only, "
+        "every model version they write is signed with it",
+    )
+    signing_public_keys: str | None = Field(
+        default=None,
+        description="ConfigMap (in each namespace that serves) of *.pem public keys mounted into serving pods: "
+        "a model's signature is checked against them",
+    )
+    signature_required: bool | None = Field(
+        default=None, description="serving pods refuse unsigned models; default: when signing_public_keys is set"
+    )
+    source_limits: SourceLimits = Field(
+        default_factory=SourceLimits.from_env,
+        description="what prepare Jobs may read (MODELOPS_SOURCE_*, passed on to the Jobs as they are)",
+    )
     keda: bool = Field(
         default=False,
         description="KEDA is installed: ModelDeployments may ask for autoscaling.engine KEDA (the operator "
@@ -125,6 +143,13 @@ class OperatorSettings(BaseSettings):
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    @property
+    def signatures_required(self) -> bool:
+        """Serving pods refuse unsigned models: as set, or whenever public keys are given."""
+        if self.signature_required is not None:
+            return self.signature_required
+        return self.signing_public_keys is not None
 
     def models_prefix(self, namespace: str) -> str:
         """Where a namespace's model versions live in the store: `<store>/<namespace>/models/`."""

@@ -99,7 +99,11 @@ class ModelService:
         started = time.perf_counter()
         try:
             try:
-                loaded = load_model(uri)
+                loaded = load_model(
+                    uri,
+                    public_key=self.settings.signing_public_key,
+                    require_signature=self.settings.signature_required,
+                )
             except ArtifactError as e:
                 raise ModelLoadError(f"cannot serve {uri}: {e}") from e
             try:

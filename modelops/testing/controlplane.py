@@ -187,7 +187,7 @@ class ControlPlane:
         start_timeout: seconds for the whole start-up.
         keep_dir: keep the temp dir (logs, certs) after stop; default from ``MODELOPS_KEEP_CONTROLPLANE``.
         extra_apiserver_args: appended to kube-apiserver's command line (e.g. ``--feature-gates=...``).
-        extra_controller_manager_args: appended to kube-controller-manager's (e.g. the HPA's timings).
+        extra_controller_manager_args: appended to kube-controller-manager's (e.g. ``--kube-api-qps=...``).
         address: the IPv4 address kube-apiserver listens on and advertises (an address of this machine).
     """
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from modelops.artifacts.errors import (
     ArtifactError,
@@ -33,11 +33,14 @@ from modelops.contract.jobs import (
     REASON_BAD_INPUT,
     REASON_INTERNAL,
     REASON_TRANSIENT,
+    SIGNING_KEY_DIR,
+    SOURCE_ENV_PREFIX,
     PrepareJobArgs,
+    SourceLimits,
     TrainJobArgs,
 )
 from modelops.trainer.errors import BadInputError, SpecError, TransientError
-from modelops.trainer.spec import parse_spec, spec_object
+from modelops.trainer.spec import describe_validation_error, parse_spec, spec_object
 from modelops.trainer.termination import report
 
 log = logging.getLogger("modelops.trainer")
@@ -130,6 +133,7 @@ def train_args(args: argparse.Namespace) -> TrainJobArgs:
         dataset=dataset,
         dataset_version=version,
         spec=spec,
+        signing_key=args.signing_key,
     )
 
 
@@ -148,14 +152,26 @@ def _prepare(args: argparse.Namespace) -> BaseModel:
         pvc_root=args.pvc_root or defaults.pvc_root,
         source_file=args.source_file,
     )
-    return run_prepare(name=job.name, store=_store(job, args.s3_endpoint), spec=job.spec, locations=locations)
+    try:
+        limits = SourceLimits.from_env()
+    except ValidationError as e:
+        raise SpecError(f"{SOURCE_ENV_PREFIX}*: {describe_validation_error(e, root='limits')}") from e
+    return run_prepare(
+        name=job.name, store=_store(job, args.s3_endpoint), spec=job.spec, locations=locations, limits=limits
+    )
 
 
 def _train(args: argparse.Namespace) -> BaseModel:
     from modelops.trainer.train import run_train
 
     job = train_args(args)
-    return run_train(name=job.name, store=_store(job, args.s3_endpoint), spec=job.spec, n_jobs=args.n_jobs)
+    return run_train(
+        name=job.name,
+        store=_store(job, args.s3_endpoint),
+        spec=job.spec,
+        n_jobs=args.n_jobs,
+        signing_key=job.signing_key,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task", choices=["classification", "regression", "clustering"])
     train.add_argument("--seed", type=int, help="shortcut for split.seed")
     train.add_argument("--n-jobs", type=int, default=None, help="parallel cross-validation fits")
+    train.add_argument(
+        "--signing-key",
+        help=f"PEM elliptic-curve private key that signs the model version (the operator mounts it under "
+        f"{SIGNING_KEY_DIR}); without it the version is not signed",
+    )
     train.set_defaults(handler=_train)
     return parser
 

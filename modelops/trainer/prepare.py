@@ -14,12 +14,12 @@ import pandas as pd
 from modelops.api.dataset import DatasetSpec, DataValidation, Governance
 from modelops.artifacts.dataset_format import DatasetManifest, dataset_reldir, frame_to_parquet, save_dataset
 from modelops.artifacts.store import ArtifactStore
-from modelops.contract.jobs import DatasetResult
+from modelops.contract.jobs import DatasetResult, SourceLimits
 from modelops.trainer.cleaning import clean
 from modelops.trainer.errors import QualityGateError, SpecError
 from modelops.trainer.governance import apply_governance
 from modelops.trainer.profiling import feature_schema, profile_frame
-from modelops.trainer.quality import check_quality, missing_fractions
+from modelops.trainer.quality import check_quality, infinite_values, missing_fractions
 from modelops.trainer.report import render_report
 from modelops.trainer.sources import BUILTIN_TARGET, SourceLocations, load_source
 from modelops.trainer.versioning import dataset_version
@@ -32,24 +32,19 @@ def resolve_columns(frame: pd.DataFrame, spec: DatasetSpec, *, builtin: bool) ->
     columns = [str(c) for c in frame.columns]
     target = spec.target if spec.target is not None else (BUILTIN_TARGET if builtin else None)
     if target is not None and target not in columns:
-        raise SpecError(f"spec.target: column {target!r} is not in the data (columns: {_listing(columns)})")
+        raise SpecError(f"spec.target: column {target!r} is not in the data ({len(columns)} columns)")
     if spec.features is None:
         features = [c for c in columns if c != target]
     else:
         unknown = [c for c in spec.features if c not in columns]
         if unknown:
-            raise SpecError(f"spec.features: columns not in the data: {unknown} (columns: {_listing(columns)})")
+            raise SpecError(f"spec.features: columns not in the data: {unknown} ({len(columns)} columns)")
         if target is not None and target in spec.features:
             raise SpecError(f"spec.features: the target {target!r} cannot also be a feature")
         features = list(dict.fromkeys(spec.features))
     if not features:
         raise SpecError("spec.features: no feature columns")
     return target, features
-
-
-def _listing(columns: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(columns[:limit])
-    return shown + (f", ... ({len(columns)} in all)" if len(columns) > limit else "")
 
 
 def normalise_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,8 +77,10 @@ def nullable_features(features: Sequence[str], raw_missing: dict[str, float], sp
     return nullable
 
 
-def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations: SourceLocations) -> DatasetResult:
-    raw, source = load_source(spec.source, locations)
+def run_prepare(
+    *, name: str, store: ArtifactStore, spec: DatasetSpec, locations: SourceLocations, limits: SourceLimits
+) -> DatasetResult:
+    raw, source = load_source(spec.source, locations, limits)
     raw.columns = [str(c) for c in raw.columns]
     log.info("read %d rows x %d columns from %s", len(raw), len(raw.columns), source)
     builtin = spec.source.builtin is not None and locations.source_file is None
@@ -99,6 +96,8 @@ def run_prepare(*, name: str, store: ArtifactStore, spec: DatasetSpec, locations
         raise SpecError("spec.governance.piiColumns: every feature column is PII; nothing left to train on")
     selected = normalise_dtypes(selected)
     columns = [*features, *([target] if target else [])]
+    if infinite := infinite_values(selected, columns):
+        raise QualityGateError(infinite)
     raw_missing = missing_fractions(selected, columns)
     missing_cells = int(selected[columns].isna().to_numpy().sum())
 

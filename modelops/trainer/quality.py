@@ -1,4 +1,7 @@
-"""Data-quality gates of `prepare`; every failure names its check and its column.
+"""Data-quality gates of `prepare`; every failure names its check, its column and a count.
+
+Never a value from the data: a failure reaches the Dataset's status, readable by anyone who may
+read the Dataset, and the data may hold what they must not see.
 
 `maxMissingFraction` looks at the data as it arrived (imputation would hide
 the problem it guards against); the other gates look at the cleaned data
@@ -15,13 +18,6 @@ import pandas as pd
 from modelops.api.dataset import ColumnRule, DataValidation
 from modelops.trainer.cleaning import is_numeric
 from modelops.trainer.errors import QualityGateError
-
-_SAMPLES = 3
-
-
-def _samples(values: pd.Series) -> str:
-    shown = [repr(v.item() if hasattr(v, "item") else v) for v in values.unique()[:_SAMPLES]]
-    return ", ".join(shown)
 
 
 def check_missing(raw_missing: Mapping[str, float], limit: float | None) -> list[str]:
@@ -67,15 +63,9 @@ def check_column(frame: pd.DataFrame, check: ColumnRule) -> list[str]:
             failures.append(f"{where}: column {check.name!r} is not numeric, min/max cannot apply")
         else:
             if check.min is not None and (below := column[column < check.min]).size:
-                failures.append(
-                    f"{where}.min: column {check.name!r} has {below.size} values below {check.min:g} "
-                    f"(e.g. {_samples(below)})"
-                )
+                failures.append(f"{where}.min: column {check.name!r} has {below.size} values below {check.min:g}")
             if check.max is not None and (above := column[column > check.max]).size:
-                failures.append(
-                    f"{where}.max: column {check.name!r} has {above.size} values above {check.max:g} "
-                    f"(e.g. {_samples(above)})"
-                )
+                failures.append(f"{where}.max: column {check.name!r} has {above.size} values above {check.max:g}")
     if check.allowed_values is not None:
         observed = column.dropna()
         allowed = set(check.allowed_values)
@@ -84,9 +74,24 @@ def check_column(frame: pd.DataFrame, check: ColumnRule) -> list[str]:
         bad = observed[~as_text.isin(allowed)]
         if bad.size:
             failures.append(
-                f"{where}.allowedValues: column {check.name!r} has {bad.size} values outside the allowed set "
-                f"(e.g. {_samples(bad)})"
+                f"{where}.allowedValues: column {check.name!r} has {bad.size} values outside the allowed set"
             )
+    return failures
+
+
+def infinite_values(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """One failure per numeric column holding +-inf (a CSV's `inf`, or `1e400`, beyond float range).
+
+    No estimator accepts infinity, and no cleaning step can mend it: clipping bounds and means become
+    infinite themselves. Refused here, the data's owner hears which column; let through, the fit
+    would fail deep inside scikit-learn.
+    """
+    failures = []
+    for name in columns:
+        column = frame[name]
+        # Only a float column can hold infinity.
+        if pd.api.types.is_float_dtype(column) and (count := int(np.isinf(column.to_numpy(na_value=np.nan)).sum())):
+            failures.append(f"column {name!r} has {count} infinite values (inf, -inf, or beyond float range)")
     return failures
 
 

@@ -1,34 +1,36 @@
 """Read a Dataset's source into a DataFrame: builtin, url, s3, configMap (mounted file), pvc.
 
 Failures are classified here: a missing or unparsable source is bad input,
-a refused connection or a server error is transient.
+a refused connection or a server error is transient. A local path must stay under its mount,
+a URL must lead to a public address (`modelops.trainer.fetch`), and every file is parsed within
+the operator's `SourceLimits` (`modelops.trainer.tables`).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from modelops.api.dataset import BuiltinName, DataSource, FileFormat, UrlSource
+from modelops.api.dataset import BuiltinName, DataSource, FileFormat, S3Source, UrlSource
 from modelops.artifacts.errors import (
     ArtifactNotFoundError,
     StorageAccessDeniedError,
     StorageUnavailableError,
 )
 from modelops.artifacts.store import s3_filesystem, translate_errors
-from modelops.contract.jobs import PVC_ROOT, SOURCE_DIR
+from modelops.contract.jobs import PVC_ROOT, SOURCE_DIR, SourceLimits
 from modelops.trainer.errors import SourceError, TransientError
+from modelops.trainer.fetch import check_endpoint, download
+from modelops.trainer.tables import format_of, over_limit, read_table
 
 log = logging.getLogger(__name__)
 
 BUILTIN_TARGET = "target"
-CSV_CHUNK_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -60,105 +62,74 @@ def load_builtin(name: BuiltinName) -> pd.DataFrame:
     return frame
 
 
-def _format_of(location: str, given: FileFormat | None) -> FileFormat:
-    if given is not None:
-        return given
-    lowered = location.lower().split("?", 1)[0]
-    return "parquet" if lowered.endswith((".parquet", ".pq")) else "csv"
+def contained(root: str, relative: str, *, field: str) -> Path:
+    """`root/relative` with every symlink resolved, refused unless it stays under `root`.
+
+    The API refuses absolute paths and `..` already; this also catches a symlink inside the
+    mount that points out of it (to /proc/self/environ, a service account token...).
+    """
+    base = Path(root).resolve()
+    path = (base / relative).resolve()
+    if not path.is_relative_to(base):
+        raise SourceError(f"{field}: the path leaves its mount; refusing to read it")
+    return path
 
 
-def _read_csv(data: Any) -> pd.DataFrame:
-    # In chunks: the tokenizer's buffers for a whole file cost about three times
-    # the parsed frame; per chunk they stay small (see bench/training).
-    with pd.read_csv(data, chunksize=CSV_CHUNK_ROWS) as reader:
-        chunks = list(reader)
-    if len(chunks) == 1:
-        return chunks[0]
-    frame = pd.concat(chunks, ignore_index=True)
-    del chunks
-    return frame
+def read_local(path: Path, fmt: FileFormat | None, where: str, limits: SourceLimits) -> pd.DataFrame:
+    if not path.is_file():
+        raise SourceError(f"source file not found: {where}")
+    return read_table(path, format_of(str(path), fmt), where, limits)
 
 
-def _parse(data: Any, fmt: FileFormat, where: str) -> pd.DataFrame:
-    try:
-        if fmt == "parquet":
-            return pd.read_parquet(data)
-        return _read_csv(data)
-    except (ValueError, UnicodeDecodeError, OSError) as e:
-        # pandas' ParserError/EmptyDataError and pyarrow's ArrowInvalid are ValueErrors.
-        if isinstance(e, FileNotFoundError):
-            raise SourceError(f"source file not found: {where}") from e
-        if isinstance(e, OSError) and not _is_parse_oserror(e):
-            raise SourceError(f"cannot read source {where}: {e}") from e
-        raise SourceError(f"source {where} is not valid {fmt.upper()}: {_short(e)}") from e
-
-
-def _is_parse_oserror(e: OSError) -> bool:
-    # pyarrow reports a corrupt parquet file as an OSError subclass.
-    return type(e).__module__.startswith("pyarrow")
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
-
-
-def read_local(path: str, fmt: FileFormat | None) -> pd.DataFrame:
-    file = Path(path)
-    if not file.is_file():
-        raise SourceError(f"source file not found: {path}")
-    return _parse(file, _format_of(path, fmt), path)
-
-
-def read_url(source: UrlSource) -> pd.DataFrame:
-    import aiohttp
-    import fsspec
-
+def read_url(source: UrlSource, scratch: Path, limits: SourceLimits) -> pd.DataFrame:
     url = source.url  # http(s): the API model's pattern
-    try:
-        fs = fsspec.filesystem("http", skip_instance_cache=True)
-        data = fs.cat_file(url)
-    except FileNotFoundError as e:
-        raise SourceError(f"source URL not found (HTTP 404): {url}") from e
-    except aiohttp.ClientResponseError as e:
-        if e.status in (408, 429) or e.status >= 500:
-            raise TransientError(f"source URL {url} answered HTTP {e.status}") from e
-        raise SourceError(f"source URL {url} answered HTTP {e.status}") from e
-    except (aiohttp.ClientError, OSError, TimeoutError) as e:
-        raise TransientError(f"cannot reach source URL {url}: {_short(e)}") from e
-    return _parse(io.BytesIO(data), _format_of(url, source.format), url)
+    path = scratch / "download"
+    size = download(url, path, limits)
+    log.info("downloaded %d bytes from %s", size, url)
+    return read_table(path, format_of(url, source.format), url, limits)
 
 
-def read_s3(bucket: str, key: str, endpoint: str | None, fmt: FileFormat | None) -> pd.DataFrame:
-    uri = f"s3://{bucket}/{key}"
+def read_s3(source: S3Source, scratch: Path, limits: SourceLimits) -> pd.DataFrame:
+    uri = f"s3://{source.bucket}/{source.key}"
+    path = scratch / "object"
+    if source.endpoint is not None:  # the spec's endpoint, unlike the operator's, is the user's choice
+        check_endpoint(source.endpoint, limits)
     try:
         with translate_errors(uri):
-            data = s3_filesystem(endpoint_url=endpoint).cat_file(f"{bucket}/{key}")
+            fs = s3_filesystem(endpoint_url=source.endpoint)
+            size = int(fs.size(f"{source.bucket}/{source.key}"))
+            if size > limits.max_bytes:
+                raise over_limit(uri, f"{size} bytes, more than {limits.max_bytes}", "MAX_BYTES")
+            fs.get_file(f"{source.bucket}/{source.key}", str(path))
     except ArtifactNotFoundError as e:
         raise SourceError(f"source object not found: {uri}") from e
     except StorageAccessDeniedError as e:
         raise SourceError(f"access denied to source {uri}: check the credentials") from e
     except StorageUnavailableError as e:
         raise TransientError(str(e)) from e
-    return _parse(io.BytesIO(data), _format_of(key, fmt), uri)
+    return read_table(path, format_of(source.key, source.format), uri, limits)
 
 
-def load_source(source: DataSource, where: SourceLocations) -> tuple[pd.DataFrame, str]:
+def load_source(source: DataSource, where: SourceLocations, limits: SourceLimits) -> tuple[pd.DataFrame, str]:
     """The raw frame and a one-line description of where it came from."""
     if where.source_file is not None:
-        return read_local(where.source_file, None), f"file:{where.source_file}"
+        return read_local(Path(where.source_file), None, where.source_file, limits), f"file:{where.source_file}"
     if source.builtin is not None:
         return load_builtin(source.builtin.name), f"builtin:{source.builtin.name}"
-    if source.url is not None:
-        return read_url(source.url), source.url.url
-    if source.s3 is not None:
-        s3 = source.s3
-        return read_s3(s3.bucket, s3.key, s3.endpoint, s3.format), f"s3://{s3.bucket}/{s3.key}"
     if source.config_map is not None:
         cm = source.config_map
-        path = str(Path(where.source_dir) / cm.key)
-        return read_local(path, cm.format), f"configMap:{cm.name}/{cm.key}"
-    assert source.pvc is not None  # DataSource guarantees exactly one kind
-    pvc = source.pvc
-    path = str(Path(where.pvc_root) / pvc.claim_name / pvc.path.lstrip("/"))
-    return read_local(path, pvc.format), f"pvc:{pvc.claim_name}/{pvc.path.lstrip('/')}"
+        described = f"configMap:{cm.name}/{cm.key}"
+        path = contained(where.source_dir, cm.key, field="spec.source.configMap.key")
+        return read_local(path, cm.format, described, limits), described
+    if source.pvc is not None:
+        pvc = source.pvc
+        described = f"pvc:{pvc.claim_name}/{pvc.path}"
+        path = contained(str(Path(where.pvc_root) / pvc.claim_name), pvc.path, field="spec.source.pvc.path")
+        return read_local(path, pvc.format, described, limits), described
+    # Remote sources land in a scratch file first: parsing streams from disk, never from a buffer.
+    with tempfile.TemporaryDirectory(prefix="modelops-source-") as scratch:
+        if source.url is not None:
+            return read_url(source.url, Path(scratch), limits), source.url.url
+        assert source.s3 is not None  # DataSource guarantees exactly one kind
+        s3 = source.s3
+        return read_s3(s3, Path(scratch), limits), f"s3://{s3.bucket}/{s3.key}"

@@ -24,6 +24,7 @@ from modelops.api.trainingrun import TrainingRunSpec
 from modelops.artifacts.dataset_format import ColumnCleaning, LoadedDataset, dataset_reldir, load_dataset
 from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task
 from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_from, model_reldir, save_model
+from modelops.artifacts.signing import public_key_fingerprint
 from modelops.artifacts.store import ArtifactStore
 from modelops.contract.jobs import TrainResult
 from modelops.trainer.algorithms import Algorithm, check_task, get_algorithm, make_estimator
@@ -33,6 +34,7 @@ from modelops.trainer.metrics import evaluate, headline
 from modelops.trainer.pipeline import build_pipeline
 from modelops.trainer.profiling import profile_frame
 from modelops.trainer.splitting import Splits, split_data
+from modelops.trainer.targets import check_classes, check_finite, check_target
 from modelops.trainer.tuning import Objective, candidates, check_candidates, cv_for, objective_of, tune
 from modelops.trainer.versioning import model_version
 
@@ -146,7 +148,12 @@ def run_train(
     store: ArtifactStore,
     spec: TrainingRunSpec,
     n_jobs: int | None = None,
+    signing_key: str | None = None,
 ) -> TrainResult:
+    """Train and store a model version; with `signing_key` (PEM, elliptic curve) it is signed."""
+    # Read the key before any data: a missing or broken key fails the run at once, and its
+    # fingerprint is an input of the version (a new key makes a new, newly signed version).
+    signing = _Signing(signing_key, public_key_fingerprint(signing_key)) if signing_key is not None else None
     algorithm = get_algorithm(spec.model.algorithm)
     if spec.task is not None:
         check_task(algorithm, spec.task)
@@ -157,7 +164,15 @@ def run_train(
     dataset_version = resolve_dataset(store, dataset_name, spec.dataset_ref.version)
     loaded = load_dataset(store, dataset_reldir(dataset_name, dataset_version))
     log.info("loaded dataset %s@%s (%d rows)", dataset_name, dataset_version, len(loaded.frame))
-    return _train_on(name=name, store=store, loaded=loaded, algorithm=algorithm, spec=spec, n_jobs=n_jobs)
+    return _train_on(
+        name=name,
+        store=store,
+        loaded=loaded,
+        algorithm=algorithm,
+        spec=spec,
+        n_jobs=n_jobs,
+        signing=signing,
+    )
 
 
 @dataclass(frozen=True)
@@ -184,7 +199,13 @@ class _Plan:
     cleaning: dict[str, ColumnCleaning]
 
 
-def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec) -> _Plan:
+@dataclass(frozen=True)
+class _Signing:
+    key: str  # path of the private key
+    fingerprint: str  # of its public key
+
+
+def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec, signer: str | None) -> _Plan:
     manifest = loaded.manifest
     target = manifest.target
     task = spec.task or infer_task(algorithm, target, loaded.frame[target] if target else None)
@@ -199,7 +220,12 @@ def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec) ->
     estimator = make_estimator(algorithm, task, hyperparameters, seed, field_path="spec.model.hyperparameters")
     check_gate_names(spec.validation, task)
     features = list(manifest.features)
+    check_finite(loaded.frame, [*features, *([target] if target else [])])
+    if target is not None:
+        check_target(loaded.frame[target], target, task)
     splits = split_data(loaded.frame, features=features, target=target, task=task, spec=spec.split)
+    if task == "classification" and target is not None and splits.train.y is not None:
+        check_classes(splits.train.y, target, "the training split")
     search = None
     if spec.tuning is not None:
         points = candidates(spec.tuning, seed)
@@ -220,6 +246,8 @@ def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec) ->
             # The row-wise cleaning is the pipeline's first step: a different one is a different model.
             "cleaning": {name: rule.model_dump(mode="json") for name, rule in sorted(manifest.cleaning.items())},
             "libraries": library_versions(),
+            # Only when signing, so that unsigned versions keep the identifiers they always had.
+            **({"signer": signer} if signer is not None else {}),
         }
     )
     return _Plan(
@@ -253,8 +281,9 @@ def _train_on(
     algorithm: Algorithm,
     spec: TrainingRunSpec,
     n_jobs: int | None,
+    signing: _Signing | None,
 ) -> TrainResult:
-    plan = _plan(loaded, algorithm, spec)
+    plan = _plan(loaded, algorithm, spec, signing.fingerprint if signing else None)
     reldir = model_reldir(name, plan.version)
     if store.is_complete(reldir):
         log.info("model version %s already stored; reporting it", plan.version)
@@ -308,7 +337,9 @@ def _train_on(
         libraries=library_versions(),
         files={},
     )
-    saved = save_model(store, pipeline, metadata, check_frame=plan.splits.test.X)
+    saved = save_model(
+        store, pipeline, metadata, check_frame=plan.splits.test.X, signing_key=signing.key if signing else None
+    )
     log.info("wrote model version %s (%s)", saved.uri, ", ".join(saved.formats))
     if not saved.metadata.onnx.exported:
         log.info("no ONNX export: %s", saved.metadata.onnx.reason)

@@ -1,14 +1,17 @@
 """Hyperparameter search: grid or random over `tuning.parameters`, scored by cross-validation.
 
 The candidate list is computed here (grid order, or a seeded sample) and capped
-at `maxTrials`, then handed to GridSearchCV as explicit single-point grids, so
-the trials run are exactly the ones this module chose, whatever the strategy.
+at `maxTrials`, point by point without enumerating the space, then handed to GridSearchCV
+as explicit single-point grids, so the trials run are exactly the ones this module chose,
+whatever the strategy.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,15 +69,37 @@ def objective_of(spec: Tuning, task: Task) -> Objective:
     return Objective(name, goal)
 
 
-def candidates(spec: Tuning, seed: int) -> list[dict[str, Any]]:
-    from sklearn.model_selection import ParameterGrid, ParameterSampler
+def grid_point(space: Mapping[str, Sequence[Any]], index: int) -> dict[str, Any]:
+    """The `index`-th point of the grid over `space`, in ParameterGrid's order (sorted names, last fastest)."""
+    point: dict[str, Any] = {}
+    for name in sorted(space, reverse=True):
+        values = space[name]
+        index, position = divmod(index, len(values))
+        point[name] = values[position]
+    return dict(sorted(point.items()))
 
-    space = {name: list(values) for name, values in spec.parameters.items()}
-    grid = ParameterGrid(space)
+
+def candidates(spec: Tuning, seed: int) -> list[dict[str, Any]]:
+    """At most `maxTrials` points, computed one by one: a space of 10^20 points costs what 10 do.
+
+    (scikit-learn's ParameterGrid enumerates the whole grid to take its head, and cannot even
+    count a grid past 2^63 points; its sampler neither.)
+    """
+    space = {name: list(values) for name, values in sorted(spec.parameters.items())}
+    size = math.prod(len(values) for values in space.values())
+    n = min(spec.max_trials, size)
     if spec.strategy == "grid":
-        return [dict(point) for point in list(grid)[: spec.max_trials]]
-    n = min(spec.max_trials, len(grid))
-    return [dict(point) for point in ParameterSampler(space, n_iter=n, random_state=seed)]
+        indices: list[int] = list(range(n))
+    elif size <= 2 * n:
+        indices = random.Random(seed).sample(range(size), n)
+    else:
+        # Rejection sampling: with at least half of the space unchosen, each draw is new with p >= 1/2.
+        rng = random.Random(seed)
+        chosen: dict[int, None] = {}  # insertion-ordered set
+        while len(chosen) < n:
+            chosen[rng.randrange(size)] = None
+        indices = list(chosen)
+    return [grid_point(space, i) for i in indices]
 
 
 def check_candidates(

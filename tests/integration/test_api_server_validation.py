@@ -56,6 +56,21 @@ INVALID = {
         "spec: {source: {builtin: {name: iris}}, cleaning: {missingValues: {strategy: constant}}}",
         ["spec.cleaning.missingValues", "fillValue is required when strategy is constant"],
     ),
+    # Hostile inputs (#9.1): a source path may not leave its mount.
+    "pvc path climbing out of the claim": (
+        f"{API}\nkind: Dataset\nmetadata: {{name: x}}\n"
+        "spec: {source: {pvc: {claimName: data, path: '../../../../../proc/self/environ'}}}",
+        ["spec.source.pvc.path", "path must be a relative path inside the claim: no leading '/', no '..' segment"],
+    ),
+    "absolute pvc path": (
+        f"{API}\nkind: Dataset\nmetadata: {{name: x}}\n"
+        "spec: {source: {pvc: {claimName: data, path: /etc/passwd}}}",
+        ["spec.source.pvc.path", "path must be a relative path inside the claim"],
+    ),
+    "configMap key that climbs": (
+        f"{API}\nkind: Dataset\nmetadata: {{name: x}}\nspec: {{source: {{configMap: {{name: cm, key: '..'}}}}}}",
+        ["spec.source.configMap.key", "key must name a file in the ConfigMap"],
+    ),
     "url that is not http": (
         f"{API}\nkind: Dataset\nmetadata: {{name: x}}\nspec: {{source: {{url: {{url: 'ftp://h/d.csv'}}}}}}",
         ["spec.source.url.url", "should match"],

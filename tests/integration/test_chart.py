@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from modelops.contract.jobs import SourceLimits
 from modelops.operator.settings import OperatorSettings
 from modelops.testing import ControlPlane
 from modelops.testing.chart import operator_environment, render_chart
@@ -47,7 +48,7 @@ def test_every_operator_variable_in_the_chart_is_an_operator_setting(
 ) -> None:
     values = {"artifactStore.pvcClaimName": "store", "artifactStore.s3.endpoint": "http://s3", "operator.env.X": "1"}
     variables = set(operator_environment(helm_template(control_plane, namespace, values)))
-    settings = {f"MODELOPS_{name.upper()}" for name in OperatorSettings.model_fields}
+    settings = {f"MODELOPS_{name.upper()}" for name in OperatorSettings.model_fields} | set(SourceLimits().env())
     assert {v for v in variables if v.startswith("MODELOPS_")} <= settings
     assert {"MODELOPS_STORE_PVC_CLAIM", "MODELOPS_STORE_S3_ENDPOINT", "MODELOPS_LIVENESS_ENDPOINT"} <= variables
 

@@ -58,9 +58,10 @@ def resources(given: ResourceRequirements | None, defaults: ResourceRequirements
     return out
 
 
-def volumes(settings: OperatorSettings) -> list[Manifest]:
-    """A writable /tmp (the root filesystem is read-only) and, for pvc:// stores, the claim."""
-    out: list[Manifest] = [{"name": TMP_VOLUME, "emptyDir": {}}]
+def volumes(settings: OperatorSettings, *, tmp_bytes: int | None = None) -> list[Manifest]:
+    """A writable /tmp (the root filesystem is read-only; `tmp_bytes` caps it) and, for pvc:// stores, the claim."""
+    tmp: Manifest = {"sizeLimit": str(tmp_bytes)} if tmp_bytes else {}
+    out: list[Manifest] = [{"name": TMP_VOLUME, "emptyDir": tmp}]
     if settings.store_scheme == "pvc":
         out.append({"name": STORE_VOLUME, "persistentVolumeClaim": {"claimName": settings.store_pvc_claim}})
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelops.api.common import ModelVersion
 from modelops.api.objects import ModelDeployment
-from modelops.contract.serving import ServingContract
+from modelops.contract.serving import VERIFY_KEYS_DIR, ServingContract
 from modelops.operator import naming
 from modelops.operator.builders.common import (
     Manifest,
@@ -34,14 +34,32 @@ def selector_labels(md: ModelDeployment) -> dict[str, str]:
     return {naming.owner_label(md.kind): naming.bounded(md.name), naming.COMPONENT_LABEL: COMPONENT}
 
 
-def serving_contract(md: ModelDeployment, model: ModelVersion) -> ServingContract:
+def serving_contract(md: ModelDeployment, model: ModelVersion, settings: OperatorSettings) -> ServingContract:
     """What the serving pods are told: the model, the name it is served under, how to monitor it."""
     monitoring = md.spec.monitoring
-    contract = ServingContract(model_uri=model.uri, model_name=md.name)
+    contract = ServingContract(
+        model_uri=model.uri,
+        model_name=md.name,
+        signing_public_key=VERIFY_KEYS_DIR if settings.signing_public_keys else None,
+        signature_required=settings.signatures_required,
+    )
     if monitoring is None:
         return contract
     update = {"drift": monitoring.drift, "performance": monitoring.performance}
     return contract.model_copy(update={key: value for key, value in update.items() if value is not None})
+
+
+def verify_volumes(settings: OperatorSettings) -> list[Manifest]:
+    """The public keys a model's signature is checked against, when the operator was given them."""
+    if settings.signing_public_keys is None:
+        return []
+    return [{"name": "verify", "configMap": {"name": settings.signing_public_keys}}]
+
+
+def verify_mounts(settings: OperatorSettings) -> list[Manifest]:
+    if settings.signing_public_keys is None:
+        return []
+    return [{"name": "verify", "mountPath": VERIFY_KEYS_DIR, "readOnly": True}]
 
 
 def _probe(path: str, period: int, failures: int) -> Manifest:
@@ -55,7 +73,7 @@ def _probe(path: str, period: int, failures: int) -> Manifest:
 
 def serving_deployment(md: ModelDeployment, model: ModelVersion, settings: OperatorSettings) -> Manifest:
     """Deployment of a ModelDeployment. A new model changes the pod template: a rolling update."""
-    contract = serving_contract(md, model)
+    contract = serving_contract(md, model, settings)
     labels = naming.labels(md.kind, md.name, COMPONENT)
     container: Manifest = {
         "name": CONTAINER,
@@ -74,7 +92,7 @@ def serving_deployment(md: ModelDeployment, model: ModelVersion, settings: Opera
         # A server that cannot load its model says why on stderr and exits: that becomes the
         # termination message the operator reports as the ModelDeployment's Degraded reason.
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": volume_mounts(settings),
+        "volumeMounts": [*volume_mounts(settings), *verify_mounts(settings)],
     }
     if env_from := store_env_from(settings):
         container["envFrom"] = env_from
@@ -109,7 +127,7 @@ def serving_deployment(md: ModelDeployment, model: ModelVersion, settings: Opera
                     "securityContext": pod_security_context(),
                     "terminationGracePeriodSeconds": 30,
                     "containers": [container],
-                    "volumes": volumes(settings),
+                    "volumes": [*volumes(settings), *verify_volumes(settings)],
                 },
             },
         },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelops.api.dataset import DatasetSpec
@@ -10,9 +10,12 @@ from modelops.api.objects import ApiObject, Dataset, TrainingRun
 from modelops.contract.jobs import (
     EXIT_BAD_INPUT,
     PVC_ROOT,
+    SIGNING_KEY_DIR,
+    SIGNING_KEY_FILE,
     SOURCE_DIR,
     TERMINATION_MESSAGE_PATH,
     PrepareJobArgs,
+    SourceLimits,
     TrainJobArgs,
 )
 from modelops.operator import naming
@@ -35,26 +38,46 @@ CONTAINER = "trainer"
 
 
 @dataclass(frozen=True)
-class SourceAccess:
-    """What lets the prepare Job read a Dataset's source where the trainer looks for it."""
+class Access:
+    """What one kind of Job gets beyond the common pod: volumes and mounts, environment."""
 
     volumes: list[Manifest] = field(default_factory=list)
     mounts: list[Manifest] = field(default_factory=list)
     env_from: list[Manifest] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    tmp_bytes: int | None = None
 
 
-def source_access(spec: DatasetSpec) -> SourceAccess:
+# A source is streamed to /tmp before parsing: room for the largest one the limits allow, and some.
+TMP_HEADROOM = 256 * 1024**2
+
+
+def source_access(spec: DatasetSpec, limits: SourceLimits) -> Access:
+    """Where the prepare Job reads its source (the trainer looks there) and how far it may go."""
+    base = Access(env=limits.env(), tmp_bytes=limits.max_bytes + TMP_HEADROOM)
     source = spec.source
     if (cm := source.config_map) is not None:
         volume = {"name": "source", "configMap": {"name": cm.name, "items": [{"key": cm.key, "path": cm.key}]}}
-        return SourceAccess([volume], [{"name": "source", "mountPath": SOURCE_DIR, "readOnly": True}])
+        mount = {"name": "source", "mountPath": SOURCE_DIR, "readOnly": True}
+        return replace(base, volumes=[volume], mounts=[mount])
     if (pvc := source.pvc) is not None:
         volume = {"name": "source", "persistentVolumeClaim": {"claimName": pvc.claim_name, "readOnly": True}}
         mount = {"name": "source", "mountPath": f"{PVC_ROOT}/{pvc.claim_name}", "readOnly": True}
-        return SourceAccess([volume], [mount])
+        return replace(base, volumes=[volume], mounts=[mount])
     if (s3 := source.s3) is not None and s3.secret_ref is not None:
-        return SourceAccess(env_from=[{"secretRef": {"name": s3.secret_ref.name}}])
-    return SourceAccess()
+        return replace(base, env_from=[{"secretRef": {"name": s3.secret_ref.name}}])
+    return base
+
+
+def signing_access(settings: OperatorSettings) -> Access:
+    """The signing key, for train Jobs only (readable by the group the pod runs in, nobody else)."""
+    if settings.signing_key_secret is None:
+        return Access()
+    secret = {"secretName": settings.signing_key_secret, "defaultMode": 0o440}
+    return Access(
+        volumes=[{"name": "signing", "secret": secret}],
+        mounts=[{"name": "signing", "mountPath": SIGNING_KEY_DIR, "readOnly": True}],
+    )
 
 
 def _job(
@@ -63,7 +86,7 @@ def _job(
     component: str,
     argv: list[str],
     settings: OperatorSettings,
-    access: SourceAccess,
+    access: Access,
 ) -> Manifest:
     labels = naming.labels(owner.kind, owner.name, component)
     container: Manifest = {
@@ -72,7 +95,7 @@ def _job(
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "modelops.trainer"],
         "args": argv,
-        "env": env({"HOME": "/tmp", **store_env(settings)}),
+        "env": env({"HOME": "/tmp", **store_env(settings), **access.env}),
         "resources": resources(owner.spec.resources, settings.job_resources),
         "securityContext": container_security_context(),
         "terminationMessagePath": TERMINATION_MESSAGE_PATH,
@@ -110,7 +133,7 @@ def _job(
                     "enableServiceLinks": False,
                     "securityContext": pod_security_context(),
                     "containers": [container],
-                    "volumes": [*volumes(settings), *access.volumes],
+                    "volumes": [*volumes(settings, tmp_bytes=access.tmp_bytes), *access.volumes],
                 },
             },
         },
@@ -121,7 +144,7 @@ def prepare_job(ds: Dataset, run: JobRun, settings: OperatorSettings) -> Manifes
     """The Job that ingests, cleans, checks and versions a Dataset's data."""
     args = PrepareJobArgs(namespace=ds.namespace, name=ds.name, store=settings.store, spec=ds.spec)
     job_name = naming.prepare_job_name(ds.name, run)
-    return _job(ds, job_name, "prepare", args.argv(), settings, source_access(ds.spec))
+    return _job(ds, job_name, "prepare", args.argv(), settings, source_access(ds.spec, settings.source_limits))
 
 
 def train_job(tr: TrainingRun, dataset_version: str, settings: OperatorSettings) -> Manifest:
@@ -133,5 +156,7 @@ def train_job(tr: TrainingRun, dataset_version: str, settings: OperatorSettings)
         dataset=tr.spec.dataset_ref.name,
         dataset_version=dataset_version,
         spec=tr.spec,
+        signing_key=f"{SIGNING_KEY_DIR}/{SIGNING_KEY_FILE}" if settings.signing_key_secret else None,
     )
-    return _job(tr, naming.train_job_name(tr.name, tr.generation), "train", args.argv(), settings, SourceAccess())
+    name = naming.train_job_name(tr.name, tr.generation)
+    return _job(tr, name, "train", args.argv(), settings, signing_access(settings))

@@ -39,9 +39,17 @@ DIRTY_SPEC = {
 }
 
 
-def _prepare(run_trainer: RunTrainer, store_uri: str, name: str, spec: dict[str, Any], *flags: str) -> CliRun:
+# The test servers listen on loopback, which a URL source may reach only when the operator allows it.
+LOOPBACK_ALLOWED = {"MODELOPS_SOURCE_ALLOWED_HOSTS": "127.0.0.1"}
+
+
+def _prepare(
+    run_trainer: RunTrainer, store_uri: str, name: str, spec: dict[str, Any], *flags: str, **kwargs: Any
+) -> CliRun:
     """`prepare` as the operator's Dataset Job calls it: the whole spec as JSON, plus ``flags``."""
-    return run_trainer("prepare", "--name", name, "--store", store_uri, "--spec-json", json.dumps(spec), *flags)
+    return run_trainer(
+        "prepare", "--name", name, "--store", store_uri, "--spec-json", json.dumps(spec), *flags, **kwargs
+    )
 
 
 def _version_files(artifact: str) -> dict[str, bytes]:
@@ -189,7 +197,7 @@ def test_pvc_parquet_source_is_read(run_trainer: RunTrainer, store_uri: str, tmp
     claim = tmp_path / "pvcs" / "data"
     claim.mkdir(parents=True)
     pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "b", "a", "b"]}).to_parquet(claim / "rows.parquet")
-    spec = {"source": {"pvc": {"claimName": "data", "path": "/rows.parquet"}}, "target": "y"}
+    spec = {"source": {"pvc": {"claimName": "data", "path": "rows.parquet"}}, "target": "y"}
     run = _prepare(run_trainer, store_uri, "rows", spec, "--pvc-root", str(tmp_path / "pvcs"))
 
     assert run.returncode == EXIT_OK, run.stderr
@@ -220,9 +228,12 @@ def test_url_source_reads_csv_over_http_and_404_is_bad_input(
 ) -> None:
     base, root = http_dir
     pd.DataFrame({"a": range(20), "b": [i % 3 for i in range(20)]}).to_csv(root / "rows.csv", index=False)
+    spec = {"source": {"url": {"url": f"{base}/rows.csv"}}, "target": "b"}
 
-    ok = _prepare(run_trainer, store_uri, "web", {"source": {"url": {"url": f"{base}/rows.csv"}}, "target": "b"})
-    missing = run_trainer("prepare", "--name", "web", "--store", store_uri, "--url", f"{base}/nope.csv")
+    ok = _prepare(run_trainer, store_uri, "web", spec, env=LOOPBACK_ALLOWED)
+    missing = run_trainer(
+        "prepare", "--name", "web", "--store", store_uri, "--url", f"{base}/nope.csv", env=LOOPBACK_ALLOWED
+    )
 
     assert ok.returncode == EXIT_OK, ok.stderr
     assert ok.result["rows"] == 20
@@ -234,7 +245,9 @@ def test_unreachable_url_is_transient(run_trainer: RunTrainer, store_uri: str) -
     from modelops.testing.s3server import free_port
 
     run = run_trainer(
-        "prepare", "--name", "web", "--store", store_uri, "--url", f"http://127.0.0.1:{free_port()}/rows.csv"
+        "prepare",
+        *("--name", "web", "--store", store_uri, "--url", f"http://127.0.0.1:{free_port()}/rows.csv"),
+        env=LOOPBACK_ALLOWED,
     )
 
     assert run.returncode == EXIT_TRANSIENT

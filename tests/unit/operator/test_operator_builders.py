@@ -11,7 +11,7 @@ from modelops.api.common import ModelVersion
 from modelops.api.modeldeployment import DriftMonitoring
 from modelops.api.objects import ModelDeployment
 from modelops.api.trainingrun import TrainingRunSpec
-from modelops.contract.jobs import PrepareJobArgs, TrainJobArgs
+from modelops.contract.jobs import PrepareJobArgs, SourceLimits, TrainJobArgs
 from modelops.operator.builders.deployment import serving_contract, serving_deployment
 from modelops.operator.builders.hpa import quantity, serving_hpa
 from modelops.operator.builders.jobs import prepare_job, train_job
@@ -72,7 +72,9 @@ def test_job_pods_are_locked_down_with_a_writable_tmp(settings: OperatorSettings
     assert pod["spec"]["automountServiceAccountToken"] is False
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
-    assert {"name": "tmp", "emptyDir": {}} in pod["spec"]["volumes"]
+    (tmp,) = [v for v in pod["spec"]["volumes"] if v["name"] == "tmp"]
+    # Sources are streamed to /tmp: room for the largest the limits allow, no more.
+    assert int(tmp["emptyDir"]["sizeLimit"]) > settings.source_limits.max_bytes
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert pod["metadata"]["labels"]["extra"] == "yes"  # MODELOPS_JOB_POD_LABELS
 
@@ -102,6 +104,38 @@ def test_the_trainer_parses_the_prepare_jobs_command_line_back_into_the_same_arg
     received = prepare_args(build_parser().parse_args(container["args"]))
 
     assert received == PrepareJobArgs(namespace="ns", name="iris", store=settings.store, spec=ds.spec)
+
+
+def test_prepare_jobs_get_the_source_limits_the_operator_was_given(
+    settings: OperatorSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELOPS_SOURCE_ALLOWED_HOSTS", "10.0.0.0/8,data.internal")
+    monkeypatch.setenv("MODELOPS_SOURCE_MAX_BYTES", "1048576")
+    limited = settings.model_copy(update={"source_limits": SourceLimits.from_env()})
+    environment = {
+        e["name"]: e["value"] for e in container_of(prepare_job(dataset("iris", DS_SPEC), JobRun(1, 0), limited))["env"]
+    }
+
+    assert SourceLimits.from_env(environment) == limited.source_limits
+    assert environment["MODELOPS_SOURCE_ALLOWED_HOSTS"] == "10.0.0.0/8,data.internal"
+
+
+def test_only_train_jobs_mount_the_signing_key_and_serving_pods_get_the_public_keys(
+    settings: OperatorSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signing = settings.model_copy(update={"signing_key_secret": "model-signing", "signing_public_keys": "model-keys"})
+    train = train_job(training_run("rf", TR_SPEC), "v1", signing)
+    prepare = prepare_job(dataset("iris", DS_SPEC), JobRun(1, 0), signing)
+
+    assert {"name": "signing", "secret": {"secretName": "model-signing", "defaultMode": 0o440}} in train["spec"][
+        "template"
+    ]["spec"]["volumes"]
+    assert train_args(build_parser().parse_args(container_of(train)["args"])).signing_key == (
+        "/etc/modelops/signing/private.pem"
+    )
+    assert "signing" not in str(prepare["spec"]["template"]["spec"]["volumes"])
+    received = served_settings(model_deployment("iris", MD_SPEC), signing, monkeypatch)
+    assert (received.signing_public_key, received.signature_required) == ("/etc/modelops/verify", True)
 
 
 def test_the_trainer_parses_the_train_jobs_command_line_back_into_the_same_arguments(
@@ -198,7 +232,7 @@ def test_the_served_name_stays_the_model_deployments_whatever_model_it_serves(se
     md = model_deployment("iris", MD_SPEC)
     retrained = ModelVersion(uri=f"{MODEL_URI[:-16]}fedcba9876543210", version="fedcba9876543210", run="iris-retrain-1")
 
-    names = {serving_contract(md, model).model_name for model in (MODEL, retrained)}
+    names = {serving_contract(md, model, settings).model_name for model in (MODEL, retrained)}
 
     assert names == {"iris"}
 

@@ -11,6 +11,7 @@ from modelops.api.dataset import DatasetSpec
 from modelops.api.trainingrun import TrainingRunSpec
 from modelops.artifacts.model_format import load_model
 from modelops.artifacts.store import ArtifactStore
+from modelops.contract.jobs import SourceLimits
 from modelops.trainer.algorithms import ALGORITHMS
 from modelops.trainer.prepare import run_prepare
 from modelops.trainer.sources import SourceLocations
@@ -31,7 +32,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> ArtifactStore:
     store = ArtifactStore.from_uri(f"file://{tmp_path_factory.mktemp('every')}")
     for name in ("iris", "diabetes"):
         spec = DatasetSpec.model_validate({"source": {"builtin": {"name": name}}})
-        run_prepare(name=name, store=store, spec=spec, locations=SourceLocations())
+        run_prepare(name=name, store=store, spec=spec, locations=SourceLocations(), limits=SourceLimits())
     return store
 
 
