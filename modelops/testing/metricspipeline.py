@@ -1,16 +1,16 @@
 """The local cluster's metrics pipeline: Prometheus, prometheus-adapter and metrics-server, wired as a user would.
 
-* Prometheus finds the serving pods by Kubernetes service discovery, with the scrape job the Prometheus Operator makes of the chart's own PodMonitor
-  (:mod:`~modelops.testing.podmonitor`), so the series carry ``namespace``, ``pod`` and
-  ``modeldeployment`` exactly as on a user's cluster.
+* Prometheus finds the serving pods by Kubernetes service discovery, with the scrape job the
+  Prometheus Operator makes of the chart's own PodMonitor (:mod:`~modelops.testing.podmonitor`),
+  so the series carry ``namespace``, ``pod`` and ``modeldeployment`` exactly as on a user's cluster.
 * prometheus-adapter serves ``custom.metrics.k8s.io`` from that Prometheus with the rules the chart
   ships (``prometheus.adapterRules``): what an HPA on ``requestsPerSecond``, ``latencyP95`` or
   ``inflight`` asks for.
 * metrics-server serves ``metrics.k8s.io`` from the kubelet: pod CPU for ``autoscaling.metric: cpu``.
 
 All three are built from their Go modules (``hack/build-metrics.sh``; Debian's Prometheus has no
-Kubernetes discovery) and run as processes in the node's network namespace, where pod addresses are routed, listening on the
-node address: the API server on the host end of the veth reaches the two aggregated APIs there
+Kubernetes discovery) and run as processes in the node's network namespace, where pod addresses are
+routed, listening on the node address: the API server on the host end of the veth reaches the two aggregated APIs there
 (``--enable-aggregator-routing`` dials a Service's endpoints, which point at that address), and pods
 reach Prometheus through the ``monitoring/prometheus`` Service. Each authenticates with a client
 certificate of the cluster CA bound to the rights its upstream chart grants, and serves a
