@@ -131,6 +131,8 @@ class LocalCluster:
                 self._control_plane, self.network, list(self.images.values()), log_dir=self.log_dir, bin_dir=bin_dir
             )
             self._node.start()
+            # after the route check above: it proves that nothing can leave, this adds a way to lo
+            self.network.reach_services(SERVICE_CIDR)
             mark("node")
             self._s3 = S3Store(bin_dir / "versitygw", self.network.host_ip, STATE_DIR / "s3", self._supervisor)
             self._s3.start()
