@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import modelops
 from modelops.serving.asgi import INFER_ROUTE, INFER_VERSION_ROUTE, ServingASGI
 from modelops.serving.errors import ServingError, handle_error
-from modelops.serving.metrics import CONTENT_TYPE
+from modelops.serving.metrics import CONTENT_TYPE, METRICS_PATH
 from modelops.serving.protocol import (
     ErrorResponse,
     FeedbackRequest,
@@ -168,7 +168,7 @@ def create_app(
         return service.feedback(body)
 
     @api.get(
-        "/metrics",
+        METRICS_PATH,
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}}},
         tags=["monitoring"],

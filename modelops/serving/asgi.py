@@ -23,6 +23,7 @@ from starlette.routing import Match
 
 from modelops.contract.serving import MODEL_VERSION
 from modelops.serving.errors import PayloadTooLargeError, ServingError, error_body, to_serving_error
+from modelops.serving.metrics import METRICS_PATH
 from modelops.serving.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,10 @@ class ServingASGI:
         started = time.perf_counter()
         method: str = scope["method"]
         metrics = self.metrics
-        metrics.in_flight += 1
+        # The scrape reads the in-flight gauge while it is handled: counted, every idle pod would show
+        # one request in flight, and an HPA on `inflight` with a target of 1 would never scale down.
+        counted = scope["path"] != METRICS_PATH
+        metrics.in_flight += counted
         route = "unmatched"
         status = 500
         try:
@@ -84,7 +88,7 @@ class ServingASGI:
             status = await self._forward(scope, receive, send)
             route = self._route_label(scope)
         finally:
-            metrics.in_flight -= 1
+            metrics.in_flight -= counted
             metrics.record_request(route, method, status, time.perf_counter() - started)
 
     def _version(self) -> tuple[bytes, bytes] | None:

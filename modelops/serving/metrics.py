@@ -32,6 +32,7 @@ from modelops.serving.drift import DriftMonitor, DriftReport
 from modelops.serving.feedback import LiveQuality
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_PATH = "/metrics"
 
 # Sub-millisecond resolution: a single-row ONNX prediction is well under 1 ms.
 LATENCY_BUCKETS = (
