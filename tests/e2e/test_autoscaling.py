@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from subprocess import CompletedProcess
 from typing import Any
@@ -131,12 +131,19 @@ def served_predictions(cluster: LocalCluster, name: str) -> dict[str, float]:
     return {item["metric"]["pod"]: float(item["value"][1]) for item in series}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.metric for case in CASES])
-def test_the_hpa_scales_up_under_load_and_back_to_min_without_a_failed_request(
-    cluster: LocalCluster, kubectl: Kubectl, trained: str, figures: dict[str, dict[str, Any]], case: Case
-) -> None:
+@pytest.fixture(params=CASES, ids=[case.metric for case in CASES])
+def case(kubectl: Kubectl, trained: str, request: pytest.FixtureRequest) -> Iterator[Case]:
+    """The case's ModelDeployment, Ready; deleted afterwards, so no case runs beside another's pods."""
+    case: Case = request.param
     apply_objects(kubectl, NAMESPACE, model_deployment(case, trained))
     wait_for(f"{case.name} Ready", has_phase(kubectl, NAMESPACE, "md", case.name, "Ready"), timeout=300)
+    yield case
+    kubectl("delete", "md", case.name, "-n", NAMESPACE, "--wait=true")
+
+
+def test_the_hpa_scales_up_under_load_and_back_to_min_without_a_failed_request(
+    cluster: LocalCluster, kubectl: Kubectl, figures: dict[str, dict[str, Any]], case: Case
+) -> None:
     before = ready_pods(kubectl, case.name)
     peak = MIN
 
@@ -185,4 +192,3 @@ def test_the_hpa_scales_up_under_load_and_back_to_min_without_a_failed_request(
     }
     assert failed == {"before": 0, "high": 0, "after": 0}, phases
     assert peak > MIN
-    kubectl("delete", "md", case.name, "-n", NAMESPACE, "--wait=true")
