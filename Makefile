@@ -29,11 +29,13 @@ gitops-tools:
 	bash hack/install-prometheus.sh >/dev/null
 
 # the real node: Debian's containerd, runc, CNI plugins, buildah (root); kubelet, kube-proxy,
-# CoreDNS, versitygw from Go modules; the image from the Dockerfile. Each cached after its first run.
+# CoreDNS, versitygw from Go modules; the image from the Dockerfile; its metrics pipeline (Prometheus,
+# prometheus-adapter, metrics-server from Go modules). Each cached after its first run.
 node: controlplane
 	bash hack/install-node-packages.sh
 	bash hack/build-node.sh >/dev/null
 	bash hack/build-images.sh >/dev/null
+	bash hack/build-metrics.sh >/dev/null
 
 lint: venv
 	$(BIN)/ruff check .

@@ -52,17 +52,18 @@ build_kubernetes() {
   log "built ${need[*]} in $((SECONDS - start))s"
 }
 
-# build_command NAME VAR MODULE@VERSION PACKAGE: build one command inside a wrapper
+# build_command NAME VAR MODULE@VERSION PACKAGE [TAGS]: build one command inside a wrapper
 # module (not `go install pkg@version`, which refuses modules whose go.mod has
 # replace directives, as etcd's server module does); the wrapper resolves the
-# command's dependencies from the requirements of its published go.mod.
+# command's dependencies from the requirements of its published go.mod. TAGS are Go
+# build tags (comma-separated).
 build_command() {
-  local name=$1 var=$2 modver=$3 pkg=$4
+  local name=$1 var=$2 modver=$3 pkg=$4 tags=${5:-}
   link_prebuilt "$name" "$var" && return 0
   log "building $name from $modver (first run on this machine only)"
   local start=$SECONDS dir="$OUT/.build-$name"
   new_module "$dir"
-  (cd "$dir" && go get "$modver" >&2 && go build -trimpath -ldflags "-s -w" -o "$OUT/.$name.tmp" "$pkg" >&2)
+  (cd "$dir" && go get "$modver" >&2 && go build -trimpath -tags "$tags" -ldflags "-s -w" -o "$OUT/.$name.tmp" "$pkg" >&2)
   mv "$OUT/.$name.tmp" "$OUT/$name"
   rm -rf "$dir"
   log "built $name in $((SECONDS - start))s"

@@ -29,7 +29,7 @@ from modelops.serving import describe
 from modelops.serving.asgi import ServingASGI
 from modelops.serving.bodies import inspect_headers, read_json
 from modelops.serving.errors import ServingError, handle_error
-from modelops.serving.metrics import CONTENT_TYPE, INFER_ROUTE, INFER_VERSION_ROUTE, PREDICT_ROUTE
+from modelops.serving.metrics import CONTENT_TYPE, INFER_ROUTE, INFER_VERSION_ROUTE, METRICS_PATH, PREDICT_ROUTE
 from modelops.serving.protocol import (
     REPOSITORY_INDEX_ADAPTER,
     ErrorResponse,
@@ -230,7 +230,7 @@ def create_app(
         return await service.feedback(await request.body())
 
     @api.get(
-        "/metrics",
+        METRICS_PATH,
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}}},
         tags=["monitoring"],

@@ -26,7 +26,7 @@ from modelops.contract.serving import MODEL_VERSION
 from modelops.serving.bodies import inspect_headers
 from modelops.serving.errors import ServingError, error_body, to_serving_error
 from modelops.serving.guard import BodyGuard
-from modelops.serving.metrics import INFER_ROUTE, INFER_VERSION_ROUTE
+from modelops.serving.metrics import INFER_ROUTE, INFER_VERSION_ROUTE, METRICS_PATH
 from modelops.serving.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,9 @@ class ServingASGI:
                         status = await self._infer(send, body, headers.json_length, name, version)
                         return
                 receive = _replay(body, receive)
-            else:
+            elif scope["path"] != METRICS_PATH:
+                # The scrape reads the gauge while it is handled: counted, every idle pod would show one
+                # request in flight, and an HPA on `inflight` with a target of 1 would never scale down.
                 metrics.in_flight += 1
                 counted = True
             status = await self._forward(scope, receive, send)

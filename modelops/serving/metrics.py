@@ -32,6 +32,7 @@ from modelops.serving.drift import DriftMonitor, DriftReport
 from modelops.serving.feedback import LiveQuality
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_PATH = "/metrics"
 
 # `route` labels of the predictions (REST templates; gRPC's full method name, as HTTP/2 carries it).
 INFER_ROUTE = "/v2/models/{name}/infer"

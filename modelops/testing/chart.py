@@ -15,6 +15,9 @@ from typing import Any
 import yaml
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "modelops"
+# where the local cluster installs the chart (its monitors and rules name this release)
+RELEASE = "modelops"
+OPERATOR_NAMESPACE = "modelops-system"
 RBAC_KINDS = frozenset({"ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 
 

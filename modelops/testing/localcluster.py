@@ -5,9 +5,12 @@
 the machine (done before any pod exists, kept in :attr:`LocalCluster.route_checks`), a
 control plane listening on the host end of the veth with no KWOK nodes
 (:mod:`~modelops.testing.controlplane`), the real node (:mod:`~modelops.testing.node`) and
-the S3 store (:mod:`~modelops.testing.artifactstore`). More node components (metrics-server,
-Prometheus) go in the same way: a process in the namespace or a pod on the node, started
-after the node.
+the S3 store (:mod:`~modelops.testing.artifactstore`) and the metrics pipeline (Prometheus,
+prometheus-adapter, metrics-server: :mod:`~modelops.testing.metricspipeline`), processes in the
+node's namespace started after the node.
+
+The HPA controller runs with shorter timings than a production default, so that autoscaling
+shows within a test's minutes (:data:`HPA_CONTROLLER_ARGS`); nothing in the product changes.
 
 :meth:`LocalCluster.stop` (also on Ctrl-C, SIGTERM/SIGHUP and at interpreter exit) stops all
 of it and undoes every host change; :attr:`LocalCluster.leftovers` then says what, if
@@ -28,13 +31,17 @@ from typing import IO
 from modelops.testing import hostchanges
 from modelops.testing.artifactstore import S3Store
 from modelops.testing.controlplane import POD_CIDR, SERVICE_CIDR, ControlPlane
+from modelops.testing.metricspipeline import MetricsPipeline, find_metrics_binaries
 from modelops.testing.netns import NodeNetwork, RouteCheck
 from modelops.testing.node import STATE_DIR, NodeImage, RealNode, find_images, find_node_binaries
 from modelops.testing.processes import SignalGuard, Supervisor
 
-__all__ = ["CLUSTER_CIDRS", "LocalCluster", "sweep"]
+__all__ = ["CLUSTER_CIDRS", "HPA_CONTROLLER_ARGS", "LocalCluster", "sweep"]
 
 CLUSTER_CIDRS = (POD_CIDR, SERVICE_CIDR)
+# The ControlPlane already syncs HPAs every 5 s (default 15 s). An HPA without `behavior` waits
+# this long of lower recommendations before it scales down (default 5 minutes).
+HPA_CONTROLLER_ARGS = ("--horizontal-pod-autoscaler-downscale-stabilization=20s",)
 
 
 def sweep(network: NodeNetwork) -> list[str]:
@@ -46,7 +53,7 @@ def sweep(network: NodeNetwork) -> list[str]:
 
 
 class LocalCluster:
-    """Network + control plane + real node + S3 store. Use as a context manager or start()/stop()."""
+    """Network + control plane + real node + S3 store + metrics pipeline. Use as a context manager or start()/stop()."""
 
     def __init__(self, *, keep_logs: bool = False) -> None:
         self.network = NodeNetwork()
@@ -59,6 +66,7 @@ class LocalCluster:
         self._control_plane: ControlPlane | None = None
         self._node: RealNode | None = None
         self._s3: S3Store | None = None
+        self._metrics: MetricsPipeline | None = None
         self._supervisor = Supervisor(self.log_dir)
         self._lock: IO[str] | None = None
         self._failed = False
@@ -83,6 +91,12 @@ class LocalCluster:
         return self._s3
 
     @property
+    def metrics(self) -> MetricsPipeline:
+        if self._metrics is None:
+            raise RuntimeError("local cluster not started")
+        return self._metrics
+
+    @property
     def image(self) -> str:
         """The modelops image as pods name it (``docker.io/library/modelops:<hash of its inputs>``)."""
         return self.images["modelops"].name
@@ -101,20 +115,33 @@ class LocalCluster:
             # builds first (minutes on a fresh machine): the host is changed only once they are done
             bin_dir = find_node_binaries()
             self.images = find_images()
+            metrics_binaries = find_metrics_binaries()
             mark("builds")
             self.network.create(CLUSTER_CIDRS)
             self.route_checks = self.network.check_routes(CLUSTER_CIDRS)
-            self._control_plane = ControlPlane(nodes=0, address=self.network.host_ip, keep_dir=self.keep_logs)
+            self._control_plane = ControlPlane(
+                nodes=0,
+                address=self.network.host_ip,
+                keep_dir=self.keep_logs,
+                extra_controller_manager_args=HPA_CONTROLLER_ARGS,
+            )
             self._control_plane.start()
             mark("control-plane")
             self._node = RealNode(
                 self._control_plane, self.network, list(self.images.values()), log_dir=self.log_dir, bin_dir=bin_dir
             )
             self._node.start()
+            # after the route check above: it proves that nothing can leave, this adds a way to lo
+            self.network.reach_services(SERVICE_CIDR)
             mark("node")
             self._s3 = S3Store(bin_dir / "versitygw", self.network.host_ip, STATE_DIR / "s3", self._supervisor)
             self._s3.start()
             mark("s3")
+            self._metrics = MetricsPipeline(
+                self._control_plane, self.network, self._supervisor, STATE_DIR / "metrics", metrics_binaries
+            )
+            self._metrics.start()
+            mark("metrics")
         except BaseException:
             self._failed = True
             self.stop()

@@ -108,6 +108,16 @@ class NodeNetwork:
         if self.exists():
             _ip("netns", "del", self.name)
 
+    def reach_services(self, service_cidr: str) -> None:
+        """Let programs in the node's namespace (a test's load generator) call Services by ClusterIP.
+
+        A connection needs a route before kube-proxy's DNAT picks a pod and re-routes it to the
+        bridge; the namespace has none for the service CIDR. This one points at loopback, so a
+        ClusterIP that no rule rewrites goes nowhere but ``lo``; the source is the node address,
+        which pods answer through the bridge.
+        """
+        self.run("ip", "route", "add", service_cidr, "dev", "lo", "src", self.node_ip)
+
     def default_routes(self) -> list[str]:
         return [line for line in self.run("ip", "-4", "route", "show", "default").stdout.splitlines() if line]
 

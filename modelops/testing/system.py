@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from modelops.testing.chart import install_chart
+from modelops.testing.chart import OPERATOR_NAMESPACE, RELEASE, install_chart
 from modelops.testing.localcluster import LocalCluster
 from modelops.testing.waiting import status_of, wait_for
 
@@ -26,8 +26,6 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART_DIR = REPO_ROOT / "examples" / "quickstart"
-OPERATOR_NAMESPACE = "modelops-system"
-RELEASE = "modelops"
 S3_SECRET = "modelops-s3"
 
 

@@ -4,16 +4,24 @@ One :class:`~modelops.testing.localcluster.LocalCluster` per session: a real con
 a kubelet + containerd + kube-proxy + CoreDNS node in its own network namespace, the project's
 image built from its Dockerfile, and a real S3 server. The operator is installed once with
 `helm install` of the chart (S3 store) for the namespaces of the test modules, each holding the
-store's credentials Secret, and runs as a pod with only the chart's RBAC.
+store's credentials Secret, and runs as a pod with only the chart's RBAC. It reads the serving
+metrics from the cluster's Prometheus (``prometheus.url``), which scrapes the pods as the chart's
+PodMonitor says; prometheus-adapter and metrics-server serve the HPAs.
 
 Every test's duration (with the setup of the fixtures it is first to use) is printed at the end
-of the run, with their total; pytest's last line gives the suite's wall time.
+of the run, with their total; pytest's last line gives the suite's wall time. So are the figures
+the autoscaling and closed-loop tests measure, also written as JSON to ``$MODELOPS_E2E_FIGURES``
+when it is set (``bench/loop`` reads them).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from subprocess import CompletedProcess
+from typing import Any
 
 import pytest
 
@@ -22,8 +30,9 @@ from modelops.testing.system import OPERATOR_NAMESPACE, install_operator, store_
 
 Kubectl = Callable[..., CompletedProcess[str]]
 # one per test module; the pvc:// store test runs a second release for a namespace of its own
-NAMESPACES = ("quickstart", "rollout", "faults")
+NAMESPACES = ("quickstart", "rollout", "faults", "autoscaling", "loop")
 _DURATIONS: dict[str, float] = {}
+_FIGURES: dict[str, dict[str, Any]] = {}
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +54,19 @@ def operator(cluster: LocalCluster, kubectl: Kubectl) -> str:
     for namespace in NAMESPACES:
         kubectl("create", "namespace", namespace)
         store_secret(cluster, namespace)
-    install_operator(cluster, watchNamespaces="{" + ",".join(NAMESPACES) + "}", operator__logLevel="DEBUG")
+    install_operator(
+        cluster,
+        watchNamespaces="{" + ",".join(NAMESPACES) + "}",
+        operator__logLevel="DEBUG",
+        prometheus__url=cluster.metrics.url,
+    )
     return OPERATOR_NAMESPACE
+
+
+@pytest.fixture(scope="session")
+def figures() -> dict[str, dict[str, Any]]:
+    """Where tests record what they measured, by case: reported at the end of the run."""
+    return _FIGURES
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -61,3 +81,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for nodeid, seconds in _DURATIONS.items():
         terminalreporter.write_line(f"{seconds:8.1f} s  {nodeid}")
     terminalreporter.write_line(f"{sum(_DURATIONS.values()):8.1f} s  total (without the cluster's own start)")
+    if _FIGURES:
+        terminalreporter.section("e2e figures")
+        for case, values in _FIGURES.items():
+            terminalreporter.write_line(f"{case}: {json.dumps(values)}")
+        if path := os.environ.get("MODELOPS_E2E_FIGURES"):
+            Path(path).write_text(json.dumps(_FIGURES, indent=2) + "\n")

@@ -1,8 +1,10 @@
-"""Faults on the real node: a serving container killed, the operator pod killed mid-reconcile."""
+"""Faults on the real node: a serving container killed, the operator pod killed mid-reconcile, a
+tampered model rolled out (its pods refuse it while the previous ones keep serving)."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from subprocess import CompletedProcess
 from typing import Any
@@ -11,10 +13,12 @@ import pytest
 
 from modelops.testing.localcluster import LocalCluster
 from modelops.testing.system import OPERATOR_NAMESPACE
-from modelops.testing.waiting import apply_objects, has_phase, wait_for
+from modelops.testing.waiting import apply_objects, get_object, has_phase, status_of, wait_for
+from tests.gitops_expectations import observe
 
 from .clients import pod, run_pod
 from .iris import ROW, predict_url, serve_iris, serving_pods, training_run
+from .load import ServiceLoad, service_url
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +98,51 @@ def test_the_operator_pod_killed_mid_reconcile_duplicates_no_job_and_converges(
 
     jobs = kubectl("get", "jobs", "-n", NAMESPACE, "-o", "name").stdout.split()
     assert [job for job in jobs if "iris-knn" in job] == ["job.batch/iris-knn-train-1"]
+
+
+def tampered_copy(cluster: LocalCluster, uri: str) -> str:
+    """A copy of model version ``uri`` under another model name in the store, its model.skops altered."""
+    bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+    namespace, _, name, version = prefix.split("/")
+    copy = f"{namespace}/models/{name}-tampered/{version}"
+    s3 = cluster.s3.client()
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")["Contents"]:
+        body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        if item["Key"].endswith("/model.skops"):
+            body = body[:-1] + bytes([body[-1] ^ 0xFF])  # one bit pattern off: its sha256 no longer matches
+        s3.put_object(Bucket=bucket, Key=f"{copy}/{item['Key'].removeprefix(prefix + '/')}", Body=body)
+    return f"s3://{bucket}/{copy}"
+
+
+def test_a_tampered_model_degrades_the_model_deployment_with_the_servers_words_while_the_old_pods_serve(
+    cluster: LocalCluster, kubectl: Kubectl, served: dict[str, Any]
+) -> None:
+    wait_for(f"{MODEL} Ready", has_phase(kubectl, NAMESPACE, "md", MODEL, "Ready"), timeout=300)
+    before = status_of(kubectl, NAMESPACE, "md", MODEL)["model"]
+    tampered = tampered_copy(cluster, before["uri"])
+
+    with ServiceLoad(cluster.network, service_url(kubectl, NAMESPACE, MODEL)) as load:
+        load.phase("during", workers=1, pause=0.1, body={"instances": [ROW]})
+        patch = {"spec": {"model": {"fromLatest": None, "uri": tampered}}}
+        kubectl("patch", "md", MODEL, "-n", NAMESPACE, "--type=merge", "-p", json.dumps(patch))
+
+        def degraded_now() -> dict[str, Any] | None:
+            obj = get_object(kubectl, NAMESPACE, "md", MODEL)
+            return obj if obj and obj["status"]["phase"] == "Degraded" else None
+
+        degraded = wait_for(f"{MODEL} Degraded", degraded_now, timeout=180)
+        time.sleep(5)  # the old pods go on answering while the new one crash-loops
+        (during,) = load.stop().values()
+
+    ready = {c["type"]: c for c in degraded["status"]["conditions"]}
+    assert ready["Stalled"]["status"] == "True"
+    # the server's own words, from its termination message
+    assert (
+        "model.skops" in ready["Stalled"]["message"]
+        and "does not match its recorded sha256" in (ready["Stalled"]["message"])
+    ), ready["Stalled"]
+    assert during["failed"] == 0, during
+    assert set(during["versions"]) == {before["version"]}  # every answer came from the previous pods
+    deployment = get_object(kubectl, NAMESPACE, "deployment", MODEL) or {}
+    assert deployment["status"]["readyReplicas"] == 2
+    observe(NAMESPACE, "ModelDeployment", "Degraded", degraded)  # what kstatus and Argo CD make of it

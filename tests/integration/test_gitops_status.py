@@ -3,29 +3,23 @@
 
 With MODELOPS_CAPTURE_TESTDATA=1 the objects are also written to the Argo CD check's testdata/ and
 health_test.yaml (the captures the Argo CD test replays): run this module again after a change
-to the status the operator writes.
+to the status the operator writes. A ModelDeployment Degraded by crashing pods needs a kubelet
+that runs readiness probes: tests/e2e/test_faults.py observes (and captures) it on the real node.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
 
 from modelops.testing import ProcessKubelet
-from modelops.testing.argocd import health
-from modelops.testing.tools import kstatus
 from modelops.testing.waiting import apply_objects, get_object, wait_for
-from tests.gitops_expectations import ARGOCD_CHECK, EXPECTED, HEALTH_SCRIPT, captured_path
+from tests.gitops_expectations import observe
 
 pytestmark = pytest.mark.integration
 Kubectl = Callable[..., Any]
-CAPTURE = bool(os.environ.get("MODELOPS_CAPTURE_TESTDATA"))
-CAPTURED_NAMESPACE = "demo"
 
 
 def dataset(name: str = "iris", **spec: Any) -> dict[str, Any]:
@@ -44,21 +38,6 @@ def served(name: str, run: str = "iris-lr", **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "modelops.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": name}, "spec": body}
 
 
-def record(namespace: str, kind: str, phase: str, obj: dict[str, Any], message: str) -> None:
-    """Write the object (without managedFields, in namespace `demo`) and its health_test.yaml case."""
-    obj["metadata"].pop("managedFields", None)
-    text = json.dumps(obj).replace(namespace, CAPTURED_NAMESPACE)
-    path = captured_path(kind, phase)
-    path.write_text(yaml.safe_dump(json.loads(text), sort_keys=False))
-    tests_file = ARGOCD_CHECK / "health_test.yaml"
-    cases = {c["inputPath"]: c for c in yaml.safe_load(tests_file.read_text())["tests"]} if tests_file.exists() else {}
-    relative = f"testdata/{path.name}"
-    cases[relative] = {"healthStatus": {"status": EXPECTED[kind, phase][1], "message": message}, "inputPath": relative}
-    order = [f"testdata/{captured_path(*key).name}" for key in EXPECTED]
-    ordered = [cases[p] for p in order if p in cases]
-    tests_file.write_text(yaml.safe_dump({"tests": ordered}, sort_keys=False, width=1000))
-
-
 def check(kubectl: Kubectl, namespace: str, kind: str, name: str, phase: str, operator: Any) -> None:
     """Wait for `phase`, then compare kstatus and Argo CD health of the live object with EXPECTED."""
 
@@ -68,17 +47,6 @@ def check(kubectl: Kubectl, namespace: str, kind: str, name: str, phase: str, op
 
     obj = wait_for(f"{kind} {name} {phase}", in_phase, interval=0.2, timeout=150, alive=operator.exited)
     observe(namespace, obj["kind"], phase, obj)
-
-
-def observe(namespace: str, kind: str, phase: str, obj: dict[str, Any]) -> None:
-    (computed,) = kstatus(json.dumps(obj))
-    argocd = health(HEALTH_SCRIPT.read_text(), obj)
-    seen = (computed.status, argocd.status)
-    if CAPTURE and seen == EXPECTED[kind, phase]:  # a capture shows the contract, never a miss of it
-        record(namespace, kind, phase, obj, argocd.message)
-    assert seen == EXPECTED[kind, phase], (
-        f"{kind} {phase}: kstatus {computed}, Argo CD {argocd}, status {obj['status']}"
-    )
 
 
 def test_a_dataset_is_in_progress_while_prepared_then_current(

@@ -122,9 +122,10 @@ class Controller:
                 return
             if not self.ctx.cache.observe(plural, manifest):
                 return  # older than what we already know
-            if self._is_own_write(key, meta):
-                return  # our own status write coming back: nothing new to decide on
-            self.queue.add(key)
+            # Our own status write coming back is nothing new for the object itself, but it may be
+            # what its dependents wait for (a Dataset turned Ready, a TrainingRun Succeeded).
+            if not self._is_own_write(key, meta):
+                self.queue.add(key)
             self._wake_dependents(plural, manifest)
 
         return handle

@@ -122,7 +122,7 @@ def test_stalled_uploads_are_capped_timed_out_and_not_counted_in_flight(
         for connection in stalled:
             connection.close()
 
-    assert in_flight == "modelops_requests_in_flight 1.0"  # the scrape itself
+    assert in_flight == "modelops_requests_in_flight 0.0"  # stalled uploads are not in flight, nor is the scrape
     assert set(statuses) <= {"408", "503", "reset"} and "408" in statuses, statuses
     assert statuses.count("408") <= 8, statuses  # the budget: 32 MiB holds five 6 MiB uploads
     peak = server.peak_resident_bytes()

@@ -1,4 +1,5 @@
-"""Watch events: the cache keeps the newest version, a child's change wakes its owner, our own writes wake nobody."""
+"""Watch events: the cache keeps the newest version, a child's change wakes its owner, our own writes wake
+only the objects waiting on them."""
 
 from __future__ import annotations
 
@@ -91,3 +92,27 @@ def test_the_operators_own_writes_coming_back_wake_nobody(controller: Controller
     assert len(controller.queue) == 0
     handle(event={"type": "MODIFIED", "object": model_deployment("10")})  # someone else's change
     assert controller.queue.due(("modeldeployments", "ns", "iris")) is not None
+
+
+def test_our_own_write_that_a_dataset_is_ready_wakes_the_training_runs_waiting_for_it(controller: Controller) -> None:
+    run = {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "TrainingRun",
+        "metadata": {"name": "iris-tree", "namespace": "ns", "uid": "r", "resourceVersion": "3"},
+        "spec": {"datasetRef": {"name": "iris"}, "model": {"algorithm": "decision_tree"}},
+        "status": {"phase": "WaitingForData"},
+    }
+    controller.ctx.cache.observe("trainingruns", run)
+    ready = {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "Dataset",
+        "metadata": {"name": "iris", "namespace": "ns", "uid": "d", "resourceVersion": "8"},
+        "spec": {"source": {"builtin": {"name": "iris"}}, "target": "target"},
+        "status": {"phase": "Ready", "version": "abc"},
+    }
+    controller.written(("datasets", "ns", "iris"), "8")
+
+    controller.own("datasets")(event={"type": "MODIFIED", "object": ready})
+
+    assert controller.queue.due(("datasets", "ns", "iris")) is None  # nothing new for the Dataset itself
+    assert controller.queue.due(("trainingruns", "ns", "iris-tree")) is not None
