@@ -64,7 +64,8 @@ def record(namespace: str, kind: str, phase: str, obj: dict[str, Any], message: 
     tests_file = ARGOCD_CHECK / "health_test.yaml"
     cases = {c["inputPath"]: c for c in yaml.safe_load(tests_file.read_text())["tests"]} if tests_file.exists() else {}
     relative = f"testdata/{path.name}"
-    cases[relative] = {"healthStatus": {"status": EXPECTED[kind, phase][1], "message": message}, "inputPath": relative}
+    health = {"status": EXPECTED[kind, phase][1], "message": message.replace(namespace, CAPTURED_NAMESPACE)}
+    cases[relative] = {"healthStatus": health, "inputPath": relative}
     order = [f"testdata/{captured_path(*key).name}" for key in EXPECTED]
     ordered = [cases[p] for p in order if p in cases]
     tests_file.write_text(yaml.safe_dump({"tests": ordered}, sort_keys=False, width=1000))

@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 
+from modelops.contract.termination import write_termination_message
 from modelops.serving.app import create_app
 from modelops.serving.server import ServingServer
 from modelops.serving.service import ModelService
@@ -86,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_load_failure(error: BaseException) -> None:
         failures.append(error)
         print(f"error: {error}", file=sys.stderr, flush=True)
+        # The kubelet would otherwise fall back to the log's tail: uvicorn's shutdown lines.
+        write_termination_message(f"error: {error}")
         server.should_exit = True
 
     app = create_app(service, on_load_failure=on_load_failure, on_loaded=settle_heap)

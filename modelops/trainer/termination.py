@@ -1,34 +1,17 @@
 """The Job's result channel: a JSON document on stdout and in the termination-message file.
 
-Kubernetes keeps at most 4096 bytes of a termination message, so results are
+Kubernetes keeps at most MAX_BYTES of a termination message, so results are
 shrunk to fit (long lists and messages are cut) rather than truncated mid-JSON.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from modelops.contract.jobs import TERMINATION_MESSAGE_PATH
-
-log = logging.getLogger(__name__)
-
-MAX_BYTES = 4096
-PATH_ENV = "TERMINATION_MESSAGE_PATH"
-
-
-def termination_path(explicit: str | None) -> tuple[str, bool]:
-    """(path, whether it was asked for). The default is used only where a kubelet created it."""
-    if explicit:
-        return explicit, True
-    if env := os.environ.get(PATH_ENV):
-        return env, True
-    return TERMINATION_MESSAGE_PATH, False
+from modelops.contract.termination import MAX_BYTES, write_termination_message
 
 
 def _dump(payload: dict[str, Any]) -> str:
@@ -65,11 +48,5 @@ def report(result: BaseModel | dict[str, Any], *, path: str | None) -> str:
     payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
     text = fit_payload(payload)
     print(text, flush=True)
-    target, requested = termination_path(path)
-    if requested or Path(target).exists():
-        try:
-            Path(target).write_text(text)
-        except OSError as e:
-            # The result is on stdout too; a failed write must not turn success into failure.
-            log.warning("cannot write the termination message to %s: %s", target, e)
+    write_termination_message(text, path)
     return text

@@ -101,7 +101,11 @@ def test_the_operator_pod_killed_mid_reconcile_duplicates_no_job_and_converges(
 
 
 def tampered_copy(cluster: LocalCluster, uri: str) -> str:
-    """A copy of model version ``uri`` under another model name in the store, its model.skops altered."""
+    """A copy of model version ``uri`` under another model name in the store, its model.skops altered.
+
+    Its metadata.json names the copy, as someone with write access to the store would make it: the
+    server then gets past the name check to the files' recorded sha256.
+    """
     bucket, prefix = uri.removeprefix("s3://").split("/", 1)
     namespace, _, name, version = prefix.split("/")
     copy = f"{namespace}/models/{name}-tampered/{version}"
@@ -110,6 +114,8 @@ def tampered_copy(cluster: LocalCluster, uri: str) -> str:
         body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
         if item["Key"].endswith("/model.skops"):
             body = body[:-1] + bytes([body[-1] ^ 0xFF])  # one bit pattern off: its sha256 no longer matches
+        elif item["Key"].endswith("/metadata.json"):
+            body = json.dumps({**json.loads(body), "name": f"{name}-tampered"}).encode()
         s3.put_object(Bucket=bucket, Key=f"{copy}/{item['Key'].removeprefix(prefix + '/')}", Body=body)
     return f"s3://{bucket}/{copy}"
 

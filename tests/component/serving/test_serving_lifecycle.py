@@ -29,13 +29,18 @@ def test_a_tampered_artifact_is_refused_and_the_process_exits_1_saying_why(
     version = _copy_version(cancer_model, tmp_path)
     with (version / file).open("ab") as handle:
         handle.write(b"\x00")
+    termination_message = tmp_path / "termination-log"  # what the kubelet copies into the pod's status
 
-    server = start_server("--model-uri", f"file://{version}", wait=False)
+    server = start_server(
+        "--model-uri", f"file://{version}", env={"TERMINATION_MESSAGE_PATH": str(termination_message)}, wait=False
+    )
 
     assert server.process.wait(timeout=60) == 1
     output = server.output()
     assert f"{file} in file://{version} does not match its recorded sha256" in output
     assert "refusing to load it" in output
+    reason = termination_message.read_text()
+    assert reason.startswith("error: ") and f"{file} in file://{version} does not match its recorded sha256" in reason
 
 
 def test_a_missing_version_is_refused_the_same_way(start_server: StartServer, tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ from modelops.artifacts.errors import (
     TamperedArtifactError,
 )
 from modelops.contract.jobs import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_TRANSIENT
+from modelops.contract.termination import MAX_BYTES, PATH_ENV, termination_path
 from modelops.trainer.cli import main, outcome_of
 from modelops.trainer.errors import QualityGateError, SourceError, SpecError, TransientError
-from modelops.trainer.termination import MAX_BYTES, PATH_ENV, fit_payload, report, termination_path
+from modelops.trainer.termination import fit_payload, report
 
 
 @settings(max_examples=50, deadline=None)
