@@ -16,7 +16,7 @@ Cases alternate round by round (``--rounds``) and each uses fresh namespaces tha
 (and waited for) before the next case. The operator's RSS (VmRSS of it and its descendants,
 from /proc) is read idle, and after the N objects settled, at each of ``--rss-counts``.
 
-    .venv/bin/python bench/operator/run.py --count 200 --rss-counts 200,1000 --json bench/operator/results.json
+    .venv/bin/python bench/operator/run.py --count 200 --rss-counts 200 --json bench/operator/results-200.json
 """
 
 from __future__ import annotations
