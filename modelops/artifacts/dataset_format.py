@@ -92,7 +92,18 @@ class ParquetRows:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._writer is None:
             self._schema = table.schema
-            self._writer = pq.ParquetWriter(self.path, self._schema)
+            floats = [f.name for f in self._schema if pa.types.is_floating(f.type)]
+            others = [f.name for f in self._schema if f.name not in floats]
+            # Floats are rarely repeated: a dictionary tried on them is a dictionary thrown away, and
+            # their min/max per row group serve nobody. Split into byte streams they compress as well
+            # and encode three times faster (bench/training).
+            self._writer = pq.ParquetWriter(
+                self.path,
+                self._schema,
+                use_dictionary=others,
+                write_statistics=others,
+                column_encoding=dict.fromkeys(floats, "BYTE_STREAM_SPLIT"),
+            )
         elif len(frame) == 0:
             return
         # Each batch's pandas metadata is its own; the file keeps the first's.

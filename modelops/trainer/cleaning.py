@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from modelops.api.dataset import Cleaning, MissingValues, Outliers
+from modelops.api.dataset import Cleaning, Outliers
 from modelops.artifacts.dataset_format import ColumnCleaning
 from modelops.contract.jobs import PREPARE_ENV_PREFIX
 from modelops.trainer import exact
@@ -75,6 +75,40 @@ class TooManyCategoriesError(BadInputError):
 
 
 @dataclass
+class Values:
+    """A column's present values among the kept rows, cleaned as far as the plan goes, and how many are missing.
+
+    Held in memory when they fit (`held`), else read again from the spill on every scan.
+    """
+
+    held: list[exact.Values] | None
+    reread: exact.Scan
+    count: int
+    missing: int
+
+    def scan(self) -> exact.Scan:
+        return exact.held(*self.held) if self.held is not None else self.reread
+
+    def floats(self) -> exact.Scan:
+        """Scan as float64, as the statistics of numbers (all but a mode) are computed."""
+        scan = self.scan()
+        return lambda: (np.asarray(part, dtype=np.float64) for part in scan())
+
+    def counted(self) -> exact.Scan:
+        """Scan as a mode counts: -0.0 as 0.0, one value to pandas (two keys to `exact`)."""
+        scan = self.scan()
+
+        def counted() -> Iterator[exact.Values]:
+            for part in scan():
+                yield np.add(part, 0.0) if part.dtype == np.float64 else part
+
+        return counted
+
+    def outside(self, low: float, high: float) -> int:
+        return sum(int(((part < low) | (part > high)).sum()) for part in self.scan()())
+
+
+@dataclass
 class Rows:
     """The rows a step of cleaning keeps, and what the steps so far did to their values."""
 
@@ -83,7 +117,7 @@ class Rows:
     clip: dict[str, tuple[float, float]] = field(default_factory=dict)
     fill: dict[str, Fill] = field(default_factory=dict)
 
-    def clean(self, column: pd.Series) -> pd.Series:
+    def clean_column(self, column: pd.Series) -> pd.Series:
         """A column of kept rows with the clipping and filling fitted so far applied."""
         name = str(column.name)
         if name in self.clip:
@@ -96,42 +130,59 @@ class Rows:
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
         """The kept rows of each batch, cleaned as far as the plan goes."""
         for index, frame in enumerate(self.spill.frames(columns)):
-            kept = frame[self.keep.batch(index)]
-            yield pd.DataFrame({name: self.clean(kept[name]) for name in kept.columns})
+            keep = self.keep.batch(index)
+            if not keep.all():
+                frame = frame[keep]
+            changed = {name: self.clean_column(frame[name]) for name in frame.columns if self._cleans(name)}
+            yield frame.assign(**changed) if changed else frame
 
-    def column(self, name: str) -> Iterator[pd.Series]:
-        for frame in self.batches([name]):
-            yield frame[name]
+    def _cleans(self, name: str) -> bool:
+        return name in self.clip or name in self.fill
 
-    def scan(self, name: str, convert: Callable[[pd.Series], exact.Values], *, gather: int) -> tuple[exact.Scan, int]:
-        """A scan of the column's present values for `exact` (held in memory when at most `gather`), and their count."""
+    def values(self, name: str, *, gather: int) -> Values:
+        """The column's present values: integers as int64, other numbers as float64."""
+        missing = 0
 
-        def values() -> Iterator[exact.Values]:
-            for column in self.column(name):
-                yield convert(column.dropna())
+        def read() -> Iterator[exact.Values]:
+            nonlocal missing
+            missing = 0
+            for frame in self.batches([name]):
+                column = frame[name]
+                missing += int(column.isna().sum())
+                present = column.dropna()
+                if pd.api.types.is_integer_dtype(column):
+                    yield present.to_numpy(dtype=np.int64)
+                else:
+                    yield present.to_numpy(dtype=np.float64)
 
         held: list[exact.Values] | None = []
         count = 0
-        for part in values():
+        for part in read():
             count += part.size
             if held is not None and count <= gather:
                 held.append(part)
             else:
                 held = None
-        if held is not None:
-            return exact.held(*held), count
-        return values, count
+        return Values(held=held, reread=read, count=count, missing=missing)
+
+    def clip_values(self, name: str, values: Values, *, gather: int) -> Values:
+        """`values` of column `name` once its clipping (now in `clip`) applies."""
+        if values.held is None:
+            return self.values(name, gather=gather)
+        low, high = self.clip[name]
+        # Integer bounds for an integer column: its values stay exact integers.
+        values.held[:] = [_clipped(part, low, high) for part in values.held]
+        return values
+
+
+def _clipped(part: exact.Values, low: float, high: float) -> exact.Values:
+    if part.dtype == np.int64:
+        return np.clip(part, low, high).astype(np.int64)
+    return np.clip(part, low, high).astype(np.float64)
 
 
 def as_floats(column: pd.Series) -> npt.NDArray[np.float64]:
     return column.to_numpy(dtype=np.float64)
-
-
-def as_counted(column: pd.Series) -> exact.Values:
-    """Values as `mode` counts them: integers as integers, floats with -0.0 as 0.0 (one value to pandas)."""
-    if pd.api.types.is_integer_dtype(column):
-        return column.to_numpy(dtype=np.int64)
-    return column.to_numpy(dtype=np.float64) + 0.0
 
 
 @dataclass
@@ -150,10 +201,14 @@ class CleaningPlan:
 def fit_cleaning(
     spill: Spill, spec: Cleaning, *, features: Sequence[str], target: str | None, budget: Budget, scratch: Path
 ) -> CleaningPlan:
-    """The plan that cleans the spilled data as `spec` says: fitted on it, not yet applied."""
+    """The plan that cleans the spilled data as `spec` says: fitted on it, not yet applied.
+
+    Each numeric column is read once for all its statistics when no row is dropped in between
+    (outliers clipped, missing values filled): its bounds, the values they clip, its fill value.
+    """
     counts = CleaningCounts()
-    fitted: Fitted = {}
     rows = Rows(spill, RowMask(spill.sizes))
+    gather = budget.gather_values
     if spec.drop_duplicates:
         duplicated = duplicate_rows(spill, scratch / "fingerprints", sort_rows=budget.dedup_rows)
         counts.duplicates_dropped = int(duplicated.size)
@@ -162,29 +217,98 @@ def fit_cleaning(
         unlabeled = _drop_where(rows, [target], lambda frame: frame[target].isna().to_numpy())
         if unlabeled:
             counts.extra["rows_dropped_missing_target"] = unlabeled
-    if spec.outliers is not None:
-        _handle_outliers(rows, spec.outliers, features, counts, fitted, budget)
-    if spec.missing_values is not None:
-        _handle_missing(rows, spec.missing_values, features, counts, fitted, budget)
+    outliers, missing = spec.outliers, spec.missing_values
+    clipped = _outlier_columns(spill, outliers, features) if outliers is not None else []
+    bounds: dict[str, tuple[float, float]] = {}
+    if outliers is not None and outliers.action == "drop":
+        for c in clipped:
+            bounds[c] = outlier_bounds(rows.values(c, gather=gather), outliers, gather=gather)
+        counts.outliers_dropped += _drop_where(rows, clipped, _outside(bounds))
+        clipped = []
+    strategy = missing.strategy if missing is not None else None
+    numeric_fills = [c for c in features if spill.numeric(c)] if strategy in ("mean", "median", "most_frequent") else []
+    fills: dict[str, Fill] = {}
+    for c in dict.fromkeys([*clipped, *numeric_fills]):
+        values = rows.values(c, gather=gather)
+        if c in clipped:
+            assert outliers is not None
+            low, high = _clip_bounds(outlier_bounds(values, outliers, gather=gather), integer=_integer(spill, c))
+            bounds[c] = (low, high)
+            counts.outliers_clipped += values.outside(low, high)
+            rows.clip[c] = (low, high)
+            values = rows.clip_values(c, values, gather=gather)
+        if c in numeric_fills:
+            assert strategy is not None
+            value = _statistic(values, strategy, gather=gather)
+            if value is not None:
+                fills[c] = value
+                counts.values_imputed += values.missing
+    if strategy == "drop":
+        counts.rows_dropped_missing += _drop_where(rows, features, lambda frame: frame.isna().any(axis=1).to_numpy())
+    elif missing is not None:
+        others = [c for c in features if c not in numeric_fills]
+        counted = [c for c in others if strategy != "constant"]  # text columns: their mode
+        missing_counts, frequencies = _missing_and_frequencies(rows, others, counted, budget)
+        for c in others:
+            value = (
+                fill_value_for(missing.fill_value, spill.numeric(c), c)
+                if strategy == "constant"
+                else _most_frequent(frequencies[c])
+            )
+            if value is not None:
+                fills[c] = value
+                counts.values_imputed += missing_counts[c]
+    rows.fill.update((c, fills[c]) for c in features if c in fills)
+    fitted: Fitted = {
+        c: ColumnCleaning(lower=low, upper=high)
+        for c, (low, high) in bounds.items()
+        if c in rows.clip and np.isfinite(low) and np.isfinite(high)
+    }
+    for c in features:
+        if c in fills:
+            # Fitted for every column, not only those missing here: a served row may miss any of them.
+            fitted[c] = fitted.get(c, ColumnCleaning()).model_copy(update={"fill": fills[c]})
     return CleaningPlan(rows=rows, counts=counts, fitted=fitted)
+
+
+def _integer(spill: Spill, column: str) -> bool:
+    return bool(pd.api.types.is_integer_dtype(spill.types[column]))
+
+
+def _clip_bounds(bounds: tuple[float, float], *, integer: bool) -> tuple[float, float]:
+    low, high = bounds
+    if integer and np.isfinite(low) and np.isfinite(high):
+        # Integer bounds keep an integer column integer (a count stays a count).
+        return float(np.ceil(low)), float(np.floor(high))
+    return low, high
+
+
+def _outside(bounds: Mapping[str, tuple[float, float]]) -> Callable[[pd.DataFrame], npt.NDArray[np.bool_]]:
+    def outside(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        out = np.zeros(len(frame), dtype=bool)
+        for c, (low, high) in bounds.items():
+            out |= ((frame[c] < low) | (frame[c] > high)).to_numpy()
+        return out
+
+    return outside
 
 
 def _drop_where(rows: Rows, columns: Sequence[str], dropped: Callable[[pd.DataFrame], npt.NDArray[np.bool_]]) -> int:
     """Clear the kept rows for which `dropped` (of their `columns`, cleaned so far) is true; how many."""
     total = 0
-    for index, frame in enumerate(rows.spill.frames(columns)):
-        keep = rows.keep.batch(index)
-        kept = pd.DataFrame({name: rows.clean(frame[name][keep]) for name in columns})
-        drop = dropped(kept)
+    for index, frame in enumerate(rows.batches(columns)):
+        drop = dropped(frame)
         if drop.any():
             total += int(drop.sum())
+            keep = rows.keep.batch(index)
             keep[np.flatnonzero(keep)[drop]] = False
             rows.keep.set_batch(index, keep)
     return total
 
 
-def outlier_bounds(scan: exact.Scan, count: int, spec: Outliers, *, gather: int) -> tuple[float, float]:
+def outlier_bounds(values: Values, spec: Outliers, *, gather: int) -> tuple[float, float]:
     """(low, high) outside of which a value is an outlier, from the column's present values."""
+    count, scan = values.count, values.floats()
     if count == 0:
         return -np.inf, np.inf
     threshold = spec.effective_threshold
@@ -198,10 +322,7 @@ def outlier_bounds(scan: exact.Scan, count: int, spec: Outliers, *, gather: int)
     return mean - threshold * std, mean + threshold * std
 
 
-def _handle_outliers(
-    rows: Rows, spec: Outliers, candidates: Sequence[str], counts: CleaningCounts, fitted: Fitted, budget: Budget
-) -> None:
-    spill = rows.spill
+def _outlier_columns(spill: Spill, spec: Outliers, candidates: Sequence[str]) -> list[str]:
     columns = list(spec.columns) if spec.columns is not None else [c for c in candidates if spill.numeric(c)]
     unknown = [c for c in columns if c not in spill.columns]
     if unknown:
@@ -209,28 +330,18 @@ def _handle_outliers(
     not_numeric = [c for c in columns if not spill.numeric(c)]
     if not_numeric:
         raise SpecError(f"spec.cleaning.outliers.columns: columns are not numeric: {not_numeric}")
-    bounds = {}
-    for c in columns:
-        scan, count = rows.scan(c, as_floats, gather=budget.gather_values)
-        bounds[c] = outlier_bounds(scan, count, spec, gather=budget.gather_values)
-    if spec.action == "drop":
+    return columns
 
-        def outside(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
-            out = np.zeros(len(frame), dtype=bool)
-            for c, (low, high) in bounds.items():
-                out |= ((frame[c] < low) | (frame[c] > high)).to_numpy()
-            return out
 
-        counts.outliers_dropped += _drop_where(rows, columns, outside)
-        return
-    for c, (low, high) in bounds.items():
-        if pd.api.types.is_integer_dtype(spill.types[c]) and np.isfinite(low) and np.isfinite(high):
-            # Integer bounds keep an integer column integer (a count stays a count).
-            low, high = float(np.ceil(low)), float(np.floor(high))
-        if np.isfinite(low) and np.isfinite(high):
-            fitted[c] = ColumnCleaning(lower=low, upper=high)
-        counts.outliers_clipped += sum(int(((column < low) | (column > high)).sum()) for column in rows.column(c))
-        rows.clip[c] = (low, high)
+def _statistic(values: Values, strategy: str, *, gather: int) -> Fill | None:
+    """A numeric column's fill: its mean, median or most frequent value (NaN for the mean of nothing, as pandas)."""
+    if strategy == "most_frequent":
+        return exact.mode(values.counted(), count=values.count, gather=gather)
+    if values.count == 0:
+        return math.nan
+    if strategy == "mean":
+        return exact.exact_mean(values.floats())[0]
+    return exact.median(values.floats(), count=values.count, gather=gather)
 
 
 def fill_value_for(value: int | str | None, numeric: bool, name: str) -> Fill:
@@ -249,42 +360,6 @@ def fill_value_for(value: int | str | None, numeric: bool, name: str) -> Fill:
     if not math.isfinite(number):
         raise SpecError(f"spec.cleaning.missingValues.fillValue: {value!r} cannot fill numeric column {name!r}")
     return number
-
-
-def _handle_missing(
-    rows: Rows, spec: MissingValues, features: Sequence[str], counts: CleaningCounts, fitted: Fitted, budget: Budget
-) -> None:
-    spill = rows.spill
-    if spec.strategy == "drop":
-        counts.rows_dropped_missing += _drop_where(rows, features, lambda frame: frame.isna().any(axis=1).to_numpy())
-        return
-    counted = [c for c in features if not spill.numeric(c)] if spec.strategy != "constant" else []
-    missing, frequencies = _missing_and_frequencies(rows, features, counted, budget)
-    for c in features:
-        # Fitted for every column, not only those missing here: a served row may miss any of them.
-        numeric = spill.numeric(c)
-        value: Fill | None
-        if spec.strategy == "constant":
-            value = fill_value_for(spec.fill_value, numeric, c)
-        elif spec.strategy in ("mean", "median") and numeric:
-            scan, count = rows.scan(c, as_floats, gather=budget.gather_values)
-            if count == 0:
-                value = math.nan  # as pandas: the mean of nothing
-            elif spec.strategy == "mean":
-                value = exact.exact_mean(scan)[0]
-            else:
-                value = exact.median(scan, count=count, gather=budget.gather_values)
-        elif numeric:  # most_frequent
-            scan, count = rows.scan(c, as_counted, gather=budget.gather_values)
-            value = exact.mode(scan, count=count, gather=budget.gather_values)
-        else:
-            # most_frequent, and mean/median on a non-numeric column, which has no mean.
-            value = _most_frequent(frequencies[c])
-        if value is None:
-            continue
-        fitted[c] = fitted.get(c, ColumnCleaning()).model_copy(update={"fill": value})
-        rows.fill[c] = value
-        counts.values_imputed += missing[c]
 
 
 def _most_frequent(frequencies: Mapping[str, int]) -> str | None:

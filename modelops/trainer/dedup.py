@@ -22,6 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from modelops.trainer.spill import Spill
+from modelops.trainer.versioning import column_hash, combine_hashes
 
 _U64 = np.uint64
 # splitmix64's finalizer: a bijection of 64-bit words that spreads every input bit.
@@ -39,22 +40,14 @@ def _mix(words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 def fingerprints(frame: pd.DataFrame) -> npt.NDArray[np.uint64]:
     """(rows, 2) fingerprints of the rows of `frame`: equal rows, equal fingerprints."""
-    count = len(frame.columns)
-    first = np.full(len(frame), 0x345678, dtype=np.uint64)
+    hashed = [column_hash(frame[name]) for name in frame.columns]
     second = np.zeros(len(frame), dtype=np.uint64)
-    multiplier = 1000003
     with np.errstate(over="ignore"):
-        for index, name in enumerate(frame.columns):
-            hashed = pd.util.hash_pandas_object(frame[name], index=False).to_numpy(dtype=np.uint64)
-            # pandas' own combination (`combine_hash_arrays`)
-            first ^= hashed
-            first *= _U64(multiplier)
-            multiplier = (multiplier + 82520 + count + count) & 0xFFFFFFFFFFFFFFFF
-            # an independent one: each column keyed by its position, chained through the mixer
-            key = _U64((_GOLDEN * (index + 1)) & 0xFFFFFFFFFFFFFFFF)
-            second = _mix(second ^ _mix(np.bitwise_xor(hashed, key, dtype=np.uint64)))
-        first += _U64(97531)
-    return np.column_stack([first, second])
+        for index, column in enumerate(hashed):
+            # Each column keyed by its position, chained through the mixer.
+            key = np.uint64((_GOLDEN * (index + 1)) & 0xFFFFFFFFFFFFFFFF)
+            second = _mix(second ^ _mix(np.bitwise_xor(column, key, dtype=np.uint64)))
+    return np.column_stack([combine_hashes(hashed, len(frame)), second])
 
 
 def duplicate_rows(spill: Spill, path: Path, *, sort_rows: int) -> npt.NDArray[np.int64]:

@@ -20,6 +20,7 @@ same values on every call: each call reads the data once more.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -31,15 +32,11 @@ Values = npt.NDArray[np.float64] | npt.NDArray[np.int64]
 Scan = Callable[[], Iterable[Values]]
 
 _SIGN = np.uint64(1 << 63)
+_LARGE = 2.0**-900
+_SCALE = 2.0**-100
 _DIGIT = 16
 _BINS = 1 << _DIGIT
 _MASK = np.uint64(_BINS - 1)
-# float64 = M * 2**(e - 53) with |M| < 2**53 and e + _OFFSET in [1, 2098]: every finite double.
-_OFFSET = 1074
-# bincount adds float64 weights: exact while every partial sum stays below 2**53. A high half below
-# 2**27 in magnitude and a low half below 2**26 allow 2**26 values per call.
-_HALF = 26
-_CALL = 1 << 26
 
 
 def held(*parts: Values) -> Scan:
@@ -48,37 +45,57 @@ def held(*parts: Values) -> Scan:
 
 
 class ExactSum:
-    """The exact sum of every value added; `value()` rounds it once."""
+    """The exact sum of every value added; `value()` rounds it once.
+
+    Each batch is split without error into slices (Rump's extraction: (s + x) - s keeps x's bits
+    above a power of two s can round to), the slice sums are exact in float64 because every term
+    is a multiple of the same power of two and their total stays below 2**53 of them, and those
+    sums are added as fractions. Two or three slices cover most columns.
+    """
 
     def __init__(self) -> None:
-        self._scaled = 0  # the sum times 2**(_OFFSET + 53)
+        self._total = Fraction(0)
         self.count = 0
 
     def add(self, values: Values) -> None:
-        floats = np.asarray(values, dtype=np.float64)
-        for start in range(0, floats.size, _CALL):
-            self._add(floats[start : start + _CALL])
-        self.count += floats.size
+        remainder = np.asarray(values, dtype=np.float64)
+        self.count += remainder.size
+        if remainder.size == 0:
+            return
+        # The slice sums hold up to `headroom` bits of carries above the largest term's bits.
+        headroom = int(np.ceil(np.log2(remainder.size + 1))) + 1
+        while True:
+            largest = float(np.max(np.abs(remainder)))
+            if largest == 0.0:
+                return
+            top = math.frexp(largest)[1] + headroom
+            if top > 1023:  # the splitter itself would overflow
+                self._add_scaled(remainder)
+                return
+            splitter = math.ldexp(1.0, top)
+            high = (splitter + remainder) - splitter
+            self._total += Fraction(float(high.sum()))
+            remainder = remainder - high
 
-    def _add(self, floats: npt.NDArray[np.float64]) -> None:
-        mantissas, exponents = np.frexp(floats)
-        whole = np.ldexp(mantissas, 53).astype(np.int64)  # exact: |whole| < 2**53
-        bins = (exponents.astype(np.int64) + _OFFSET).astype(np.intp)
-        high = whole >> _HALF
-        low = whole - (high << _HALF)
-        high_sums = np.bincount(bins, weights=high.astype(np.float64), minlength=1)
-        low_sums = np.bincount(bins, weights=low.astype(np.float64), minlength=1)
-        for b in np.flatnonzero((high_sums != 0) | (low_sums != 0)):
-            self._scaled += ((int(high_sums[b]) << _HALF) + int(low_sums[b])) << int(b)
+    def _add_scaled(self, values: npt.NDArray[np.float64]) -> None:
+        """Values near the largest doubles: the large ones scaled down by 2**-100 (exact: they stay normal),
+        the small ones as they are (nothing near them can overflow)."""
+        large = np.abs(values) >= _LARGE
+        inner = ExactSum()
+        inner.add(values[large] * _SCALE)
+        self._total += inner._total * (1 << 100)
+        inner = ExactSum()
+        inner.add(values[~large])
+        self._total += inner._total
 
     def fraction(self) -> Fraction:
-        return Fraction(self._scaled, 1 << (_OFFSET + 53))
+        return self._total
 
     def value(self) -> float:
-        return float(self.fraction())
+        return float(self._total)
 
     def mean(self) -> float:
-        return float(self.fraction() / self.count) if self.count else 0.0
+        return float(self._total / self.count) if self.count else 0.0
 
 
 def exact_mean(scan: Scan) -> tuple[float, int]:

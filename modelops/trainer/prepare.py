@@ -25,7 +25,7 @@ from modelops.artifacts.metadata import DatasetProfile, FeatureProfile, FeatureS
 from modelops.artifacts.store import ArtifactStore
 from modelops.contract.jobs import DatasetResult, PrepareLimits, SourceLimits
 from modelops.trainer.budget import Budget
-from modelops.trainer.cleaning import CategoryCounts, CleaningPlan, as_floats, fit_cleaning
+from modelops.trainer.cleaning import CategoryCounts, CleaningPlan, fit_cleaning
 from modelops.trainer.errors import QualityGateError, SpecError
 from modelops.trainer.governance import pii_columns, pii_key
 from modelops.trainer.ingest import Ingested, ingest
@@ -127,8 +127,10 @@ def _profile(plan: CleaningPlan, features: Sequence[str], cleaned: _Cleaned, bud
     for name in features:
         profile: FeatureProfile
         if spill.numeric(name):
-            scan, count = plan.rows.scan(name, as_floats, gather=budget.gather_values)
-            profile = numeric_profile(scan, count=count, missing=cleaned.missing[name], gather=budget.gather_values)
+            values = plan.rows.values(name, gather=budget.gather_values)
+            profile = numeric_profile(
+                values.floats(), count=values.count, missing=values.missing, gather=budget.gather_values
+            )
         else:
             profile = categorical_profile(cleaned.frequencies.counts[name], missing=cleaned.missing[name])
         profiles[name] = profile

@@ -15,7 +15,7 @@ import pytest
 
 from modelops.api.dataset import Cleaning, Outliers
 from modelops.trainer import exact
-from modelops.trainer.cleaning import CleaningCounts, Fitted, outlier_bounds
+from modelops.trainer.cleaning import CleaningCounts, Fitted, Values, outlier_bounds
 from modelops.trainer.errors import SpecError
 
 from .spilled import BUDGETS, clean_frame
@@ -45,7 +45,10 @@ def clean(request: pytest.FixtureRequest, tmp_path: Path) -> Clean:
 def _bounds(values: list[float], method: str, threshold: float) -> tuple[float, float]:
     observed = np.array([v for v in values if not np.isnan(v)])
     spec = Outliers.model_validate({"method": method, "threshold": threshold})
-    return outlier_bounds(exact.held(observed), observed.size, spec, gather=observed.size)
+    held = Values(
+        held=[observed], reread=exact.held(observed), count=observed.size, missing=len(values) - observed.size
+    )
+    return outlier_bounds(held, spec, gather=observed.size)
 
 
 def test_duplicates_are_dropped_by_default_and_counted(clean: Clean) -> None:
