@@ -21,7 +21,7 @@ REQUEST_DURATION: Final = "modelops_request_duration_seconds"
 REQUESTS_IN_FLIGHT: Final = "modelops_requests_in_flight"
 
 # Routes that are predictions (the `route` label of REQUESTS_TOTAL): what "requests per second" counts.
-INFERENCE_ROUTES: Final = r".*/infer|/predict"
+INFERENCE_ROUTES: Final = r".*/infer|/predict|/inference[.]GRPCInferenceService/ModelInfer"
 
 # Per-pod metric names as the custom metrics API serves them (prometheus-adapter `name.as`),
 # and the HPA asks for them.

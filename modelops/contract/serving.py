@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelops.api.modeldeployment import DriftMonitoring, PerformanceMonitoring
 
 ENV_PREFIX: Final = "MODELOPS_SERVING_"
+# The key that signs prediction ids (HMAC), shared by a deployment's replicas so any of them can
+# accept feedback for another's predictions. A secret: the operator passes it from a
+# per-ModelDeployment Secret by secretKeyRef, never as a plain value, so it is not a contract field.
+FEEDBACK_KEY_ENV: Final = f"{ENV_PREFIX}FEEDBACK_KEY"
 # Where a serving pod finds the public keys models must be signed with (a mounted ConfigMap of *.pem).
 VERIFY_KEYS_DIR: Final = "/etc/modelops/verify"
 # Response header naming the model version that answered (also `model_version` in the bodies).
@@ -33,6 +37,13 @@ class ServingContract(BaseModel):
         description="name served under /v2/models/{name} (the ModelDeployment's); default: the model's own name",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="HTTP port (probes, Service target, metrics)")
+    grpc_port: int = Field(
+        default=8081,
+        ge=1,
+        le=65535,
+        description="gRPC port (Open Inference Protocol V2 `inference.GRPCInferenceService`, grpc.health.v1); "
+        "the Service's and container's port named `grpc`",
+    )
     drift: DriftMonitoring = Field(default_factory=DriftMonitoring, description="how drift is measured and judged")
     performance: PerformanceMonitoring | None = Field(
         default=None, description="which live metric is judged against which bound, over how many labels"

@@ -126,9 +126,12 @@ SERVICES = Resource("v1", "services", "Service", BaseModel)
 HPAS = Resource("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", BaseModel)
 PDBS = Resource("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", BaseModel)
 SCALED_OBJECTS = Resource("keda.sh/v1alpha1", "scaledobjects", "ScaledObject", BaseModel)
+SECRETS = Resource("v1", "secrets", "Secret", BaseModel)
 OWN_KINDS = (DATASETS, TRAINING_RUNS, MODEL_DEPLOYMENTS)
 SERVING_CHILDREN = (DEPLOYMENTS, SERVICES, HPAS, PDBS)
-_BY_KIND: dict[str, Resource[Any]] = {r.kind: r for r in (*OWN_KINDS, *SERVING_CHILDREN, JOBS, PODS, SCALED_OBJECTS)}
+_BY_KIND: dict[str, Resource[Any]] = {
+    r.kind: r for r in (*OWN_KINDS, *SERVING_CHILDREN, JOBS, PODS, SCALED_OBJECTS, SECRETS)
+}
 
 
 def resource_of(kind: str) -> Resource[Any]:
@@ -208,6 +211,15 @@ class Kube:
             token = page.get("metadata", {}).get("continue") or ""
             if not token:
                 return
+
+    def create_if_absent(self, manifest: Manifest) -> bool:
+        """Create the object; one of that name already there is fine (and is not read). Whether it was made."""
+        resource = _BY_KIND[manifest["kind"]]
+        try:
+            self._call("POST", resource.path(manifest["metadata"]["namespace"]), body=manifest)
+        except ConflictError:
+            return False
+        return True
 
     def create_or_get(self, manifest: Manifest) -> tuple[Manifest, bool]:
         """(the object, whether this call created it). An existing object of that name is returned as is."""

@@ -46,6 +46,14 @@ def train_job_name(training_run: str, generation: int) -> str:
     return with_suffix(training_run, f"-train-{generation}")
 
 
+# The key, in a ModelDeployment's serving Secret, of the key that signs its prediction ids.
+FEEDBACK_KEY = "feedback-key"
+
+
+def serving_secret_name(deployment: str) -> str:
+    return with_suffix(deployment, "-serving")
+
+
 def serving_name(deployment: str) -> str:
     """Deployment, Service, HPA and PDB of a ModelDeployment share its name."""
     return bounded(deployment)

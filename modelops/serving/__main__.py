@@ -1,8 +1,8 @@
-"""`python -m modelops.serving`: serve one model version over HTTP until SIGTERM.
+"""`python -m modelops.serving`: serve one model version over HTTP and gRPC until SIGTERM.
 
 Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT: stop accepting, let
 in-flight requests finish, exit), 1 when the model cannot be served (missing,
-tampered, unloadable: the message is on stderr), 2 for bad arguments.
+tampered, unloadable, or a port taken: the message is on stderr), 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from modelops.serving.app import create_app
+from modelops.serving.server import ServingServer
 from modelops.serving.service import ModelService
 from modelops.serving.settings import ServingSettings
 
@@ -35,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-uri", dest="model_uri", help="<store>/<namespace>/models/<name>/<version>")
     parser.add_argument("--model-name", dest="model_name", help="name served under /v2/models/{name}")
     parser.add_argument("--host", help="bind address (default 0.0.0.0)")
-    parser.add_argument("--port", type=int, help="port (default 8080)")
+    parser.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    parser.add_argument("--grpc-port", dest="grpc_port", type=int, help="gRPC port (default 8081)")
     parser.add_argument("--runtime", choices=["auto", "onnx", "sklearn"], help="default auto")
     parser.add_argument("--max-body-bytes", dest="max_body_bytes", type=int, help="413 above this")
     parser.add_argument("--log-level", dest="log_level", choices=["critical", "error", "warning", "info", "debug"])
@@ -71,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if missing == ["model_uri"]:
             print("error: no model URI: pass --model-uri or set MODELOPS_SERVING_MODEL_URI", file=sys.stderr)
         else:
-            print(f"error: invalid settings: {e}", file=sys.stderr)
+            # Without the values given: one of them may be a secret (the feedback key).
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in e.errors(include_input=False)
+            )
+            print(f"error: invalid settings: {problems}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = ModelService(settings)
@@ -82,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr, flush=True)
         server.should_exit = True
 
+    app = create_app(service, on_load_failure=on_load_failure, on_loaded=settle_heap)
     config = uvicorn.Config(
-        create_app(service, on_load_failure=on_load_failure, on_loaded=settle_heap),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -93,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_header=False,
         # Nothing here reads X-Forwarded-*; skipping the middleware saves its per-request header scan.
         proxy_headers=False,
+        # The sweep of slow clients (guard) reads the httptools protocol's state.
+        http="httptools",
     )
-    server = uvicorn.Server(config)
+    server = ServingServer(config, app)
 
     def quiet(signum: int, frame: FrameType | None) -> None:
         # uvicorn re-raises the signal it handled once it has shut down; by then the
@@ -104,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, quiet)
     signal.signal(signal.SIGINT, quiet)
     server.run()
-    if failures:
+    if failures or server.failure is not None:
         return 1
     if not server.started:
         return 1  # e.g. the port was taken; uvicorn logged why

@@ -1,10 +1,13 @@
-"""The HTTP API of the model server: Open Inference Protocol V2, /predict, /feedback, /metrics.
+"""The HTTP API of the model server: Open Inference Protocol V2 (+ Triton's extensions), /predict, /feedback, /metrics.
 
 `create_app` returns the ASGI application uvicorn runs: the FastAPI app (every
 route, the OpenAPI document, the one error handler) inside `ServingASGI`
-(body limit, request metrics, raw infer hot path). Loading starts in the
+(content types, body limits, request metrics, raw infer hot path). Loading starts in the
 background at startup, so liveness answers while a large model downloads;
 readiness waits for the model to be loaded, verified and warmed up.
+
+The routes read their bodies themselves (`Request.body()`, then `bodies.read_json`), so every
+route takes JSON the same way whatever the Content-Type (see `bodies` for the ones refused).
 """
 
 from __future__ import annotations
@@ -19,23 +22,30 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import modelops
-from modelops.serving.asgi import INFER_ROUTE, INFER_VERSION_ROUTE, ServingASGI
+from modelops.serving import describe
+from modelops.serving.asgi import ServingASGI
+from modelops.serving.bodies import inspect_headers, read_json
 from modelops.serving.errors import ServingError, handle_error
-from modelops.serving.metrics import CONTENT_TYPE
+from modelops.serving.metrics import CONTENT_TYPE, INFER_ROUTE, INFER_VERSION_ROUTE, PREDICT_ROUTE
 from modelops.serving.protocol import (
+    REPOSITORY_INDEX_ADAPTER,
     ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
     InferenceRequest,
     InferenceResponse,
     LiveResponse,
+    ModelConfigResponse,
     ModelMetadataResponse,
+    ModelStatisticsResponse,
     PredictRequest,
     PredictResponse,
     ReadyResponse,
+    RepositoryIndexRequest,
+    RepositoryModel,
     ServerMetadataResponse,
 )
 from modelops.serving.service import ModelService
@@ -51,18 +61,25 @@ _MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {**_ERROR, "description": "no such model or version"},
     **_NOT_READY,
 }
-_INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {**_ERROR, "description": "malformed JSON"},
+    408: {**_ERROR, "description": "the body did not arrive in time"},
     413: {**_ERROR, "description": "body or batch over the limit"},
+    415: {**_ERROR, "description": "a content type a browser sends cross-origin (text/plain, forms), or compressed"},
+    422: {**_ERROR, "description": "the body does not match the protocol"},
+    503: {**_ERROR, "description": "model not ready, too many bodies in transit, or shutting down"},
+}
+_INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_BODY_ERRORS,
+    404: {**_ERROR, "description": "no such model or version"},
     422: {**_ERROR, "description": "input does not match the model's feature schema"},
-    **_MODEL_ERRORS,
 }
-_INFER_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}}},
-    }
-}
+
+
+def _body(model: type[Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its body itself."""
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def create_app(
@@ -82,18 +99,20 @@ def create_app(
 
     api = FastAPI(
         title="modelops model server",
-        version=modelops_version(),
+        version=describe.server_version(),
         summary="Serves one scikit-learn model version: Open Inference Protocol V2, simple JSON, feedback.",
         lifespan=lifespan,
         responses={422: {"model": ErrorResponse, "description": "invalid request"}},
     )
     # One handler, one mapping (errors.to_serving_error) for every error a request can raise.
-    for error_class in (ServingError, RequestValidationError, StarletteHTTPException):
+    for error_class in (ServingError, RequestValidationError, ValidationError, StarletteHTTPException):
         api.add_exception_handler(error_class, handle_error)
 
     @api.get("/v2", response_model=ServerMetadataResponse, tags=["v2"])
     async def server_metadata() -> ServerMetadataResponse:
-        return ServerMetadataResponse(name="modelops", version=modelops_version(), extensions=[])
+        return ServerMetadataResponse(
+            name="modelops", version=describe.server_version(), extensions=describe.EXTENSIONS
+        )
 
     @api.get("/v2/health/live", response_model=LiveResponse, tags=["v2"])
     async def live() -> LiveResponse:
@@ -106,7 +125,7 @@ def create_app(
 
     @api.get("/v2/models/{name}", response_model=ModelMetadataResponse, responses=_MODEL_ERRORS, tags=["v2"])
     async def model_metadata(name: str) -> ModelMetadataResponse:
-        return service.v2_metadata(name)
+        return describe.model_metadata(service.served(name))
 
     @api.get(
         "/v2/models/{name}/versions/{version}",
@@ -115,7 +134,7 @@ def create_app(
         tags=["v2"],
     )
     async def model_version_metadata(name: str, version: str) -> ModelMetadataResponse:
-        return service.v2_metadata(name, version)
+        return describe.model_metadata(service.served(name, version))
 
     @api.get("/v2/models/{name}/ready", response_model=ReadyResponse, responses=_MODEL_ERRORS, tags=["v2"])
     async def model_ready(name: str) -> ReadyResponse:
@@ -138,34 +157,77 @@ def create_app(
         INFER_ROUTE,
         response_model=InferenceResponse,
         responses=_INPUT_ERRORS,
-        openapi_extra=_INFER_BODY,
+        openapi_extra=_body(InferenceRequest),
         tags=["v2"],
     )
     async def infer(name: str, request: Request) -> Response:
-        """Predict: one [N, F] tensor (FP64/FP32/INT64), or one [N] tensor per feature named after it."""
-        payload = await service.infer_v2(await request.body(), name)
-        return Response(payload, media_type="application/json")
+        """Predict: one [N, F] tensor, or one tensor per feature named after it; binary tensor data too."""
+        return await _infer(request, name, None)
 
     @api.post(
         INFER_VERSION_ROUTE,
         response_model=InferenceResponse,
         responses=_INPUT_ERRORS,
-        openapi_extra=_INFER_BODY,
+        openapi_extra=_body(InferenceRequest),
         tags=["v2"],
     )
     async def infer_version(name: str, version: str, request: Request) -> Response:
-        payload = await service.infer_v2(await request.body(), name, version)
-        return Response(payload, media_type="application/json")
+        return await _infer(request, name, version)
 
-    @api.post("/predict", response_model=PredictResponse, responses=_INPUT_ERRORS, tags=["simple"])
-    async def predict(body: PredictRequest) -> PredictResponse:
+    async def _infer(request: Request, name: str, version: str | None) -> Response:
+        payload, json_length = await service.infer_rest(
+            await request.body(), inspect_headers(request.headers.raw).json_length, name, version
+        )
+        if json_length is None:
+            return Response(payload, media_type="application/json")
+        headers = {"inference-header-content-length": str(json_length)}
+        return Response(payload, media_type="application/octet-stream", headers=headers)
+
+    @api.get("/v2/models/{name}/config", response_model=ModelConfigResponse, responses=_MODEL_ERRORS, tags=["v2"])
+    async def model_config(name: str) -> ModelConfigResponse:
+        """Triton's model configuration extension (what tritonclient's get_model_config reads)."""
+        return describe.model_config(service.served(name), max_batch_rows=service.settings.max_batch_rows)
+
+    @api.get("/v2/models/{name}/stats", response_model=ModelStatisticsResponse, responses=_MODEL_ERRORS, tags=["v2"])
+    async def model_stats(name: str) -> ModelStatisticsResponse:
+        """Triton's statistics extension, from the counters /metrics exports."""
+        return describe.model_statistics(service.served(name), service.metrics)
+
+    @api.post(
+        "/v2/repository/index",
+        response_model=list[RepositoryModel],
+        responses=_BODY_ERRORS,
+        openapi_extra=_body(RepositoryIndexRequest),
+        tags=["v2"],
+    )
+    async def repository_index(request: Request) -> list[RepositoryModel]:
+        """The model repository extension's index: the one model this server serves, and its state."""
+        body = await request.body()
+        document = read_json(body, max_containers=8, rows=1) if body.strip() else {}
+        ready = REPOSITORY_INDEX_ADAPTER.validate_python(document).ready
+        return describe.repository_index(service, ready_only=bool(ready))
+
+    @api.post(
+        PREDICT_ROUTE,
+        response_model=PredictResponse,
+        responses=_INPUT_ERRORS,
+        openapi_extra=_body(PredictRequest),
+        tags=["simple"],
+    )
+    async def predict(request: Request) -> PredictResponse:
         """Predict rows given as lists in feature order or as {feature: value} objects."""
-        return await service.predict(body)
+        return await service.predict(await request.body())
 
-    @api.post("/feedback", response_model=FeedbackResponse, responses=_INPUT_ERRORS, tags=["simple"])
-    async def feedback(body: FeedbackRequest) -> FeedbackResponse:
+    @api.post(
+        "/feedback",
+        response_model=FeedbackResponse,
+        responses=_INPUT_ERRORS,
+        openapi_extra=_body(FeedbackRequest),
+        tags=["simple"],
+    )
+    async def feedback(request: Request) -> FeedbackResponse:
         """Ground-truth labels for earlier predictions; they feed the live accuracy / F1 / RMSE."""
-        return service.feedback(body)
+        return await service.feedback(await request.body())
 
     @api.get(
         "/metrics",
@@ -184,10 +246,11 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             schema = get_openapi(title=api.title, version=api.version, summary=api.summary, routes=api.routes)
-            body = InferenceRequest.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components["InferenceRequest"] = body
+            for model in (InferenceRequest, PredictRequest, FeedbackRequest, RepositoryIndexRequest):
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
             api.openapi_schema = schema
         return api.openapi_schema
 
@@ -209,7 +272,3 @@ def _loaded(
         on_failure(error)
     else:
         log.error("model not loaded: %s", error)
-
-
-def modelops_version() -> str:
-    return getattr(modelops, "__version__", "0.1.0")

@@ -1,4 +1,4 @@
-"""The outermost ASGI layer: body limit, request metrics, and the raw V2 infer hot path.
+"""The outermost ASGI layer: content types, body limits, request metrics, and the raw V2 infer path.
 
 `POST /v2/models/{name}/infer` is answered here without entering FastAPI: its
 routing, dependency solving and response classes cost more per request than
@@ -6,9 +6,10 @@ predicting a row with ONNX Runtime. The route is still declared in the FastAPI
 app (same service call), so it is documented in the OpenAPI document and the
 behaviour is the same either way. Everything else is forwarded to FastAPI.
 
-Bodies are read here, up to `max_body_bytes` (413 beyond), then replayed to
-FastAPI, so the limit holds for every route whether or not the client sent a
-Content-Length.
+Bodies are read here (`guard.BodyGuard`: size limit 413, deadline 408, shared
+byte budget 503), then replayed to FastAPI, so the limits hold for every route
+whether or not the client sent a Content-Length. A request counts as in flight
+only once its body is in: a stalled upload is not load.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from fastapi import FastAPI
 from starlette.routing import Match
 
 from modelops.contract.serving import MODEL_VERSION
-from modelops.serving.errors import PayloadTooLargeError, ServingError, error_body, to_serving_error
+from modelops.serving.bodies import inspect_headers
+from modelops.serving.errors import ServingError, error_body, to_serving_error
+from modelops.serving.guard import BodyGuard
+from modelops.serving.metrics import INFER_ROUTE, INFER_VERSION_ROUTE
 from modelops.serving.service import ModelService
 
 log = logging.getLogger(__name__)
@@ -32,12 +36,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-INFER_ROUTE = "/v2/models/{name}/infer"
-INFER_VERSION_ROUTE = "/v2/models/{name}/versions/{version}/infer"
 _INFER_PREFIX = "/v2/models/"
 _INFER_SUFFIX = "/infer"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON = (b"content-type", b"application/json")
+_BINARY = (b"content-type", b"application/octet-stream")
 MODEL_VERSION_HEADER = MODEL_VERSION.encode()
 
 
@@ -48,7 +51,12 @@ class ServingASGI:
         self.api = api
         self.service = service
         self.metrics = service.metrics
-        self.max_body = service.settings.max_body_bytes
+        settings = service.settings
+        self.guard = BodyGuard(
+            max_body=settings.max_body_bytes,
+            timeout=settings.body_timeout_seconds,
+            budget=settings.max_pending_body_bytes,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,14 +65,15 @@ class ServingASGI:
         started = time.perf_counter()
         method: str = scope["method"]
         metrics = self.metrics
-        metrics.in_flight += 1
         route = "unmatched"
         status = 500
+        counted = False
         try:
             if method in _BODY_METHODS:
                 try:
-                    body = await _read_body(scope, receive, self.max_body)
-                except PayloadTooLargeError as e:
+                    headers = inspect_headers(scope["headers"])
+                    body = await self.guard.read(scope, headers.length, receive)
+                except ServingError as e:
                     route = self._route_label(scope)
                     status = e.status_code
                     await _answer(send, status, error_body(e), close=True)
@@ -72,19 +81,24 @@ class ServingASGI:
                 if body is None:
                     status = 499  # the client went away before sending its body
                     return
+                metrics.in_flight += 1
+                counted = True
                 if method == "POST":
                     target = _infer_target(scope["path"])
                     if target is not None:
                         name, version = target
                         route = INFER_ROUTE if version is None else INFER_VERSION_ROUTE
-                        status, payload = await self._infer(body, name, version)
-                        await _answer(send, status, payload, version=self._version())
+                        status = await self._infer(send, body, headers.json_length, name, version)
                         return
                 receive = _replay(body, receive)
+            else:
+                metrics.in_flight += 1
+                counted = True
             status = await self._forward(scope, receive, send)
             route = self._route_label(scope)
         finally:
-            metrics.in_flight -= 1
+            if counted:
+                metrics.in_flight -= 1
             metrics.record_request(route, method, status, time.perf_counter() - started)
 
     def _version(self) -> tuple[bytes, bytes] | None:
@@ -92,14 +106,17 @@ class ServingASGI:
         model = self.service.model
         return (MODEL_VERSION_HEADER, model.version.encode()) if model is not None else None
 
-    async def _infer(self, body: bytes, name: str, version: str | None) -> tuple[int, bytes]:
+    async def _infer(self, send: Send, body: bytes, json_length: int | None, name: str, version: str | None) -> int:
         try:
-            return 200, await self.service.infer_v2(body, name, version)
+            payload, json_length = await self.service.infer_rest(body, json_length, name, version)
         except Exception as e:
             error = to_serving_error(e)
             if not isinstance(e, ServingError):
                 log.exception("inference failed")
-            return error.status_code, error_body(error)
+            await _answer(send, error.status_code, error_body(error), version=self._version())
+            return error.status_code
+        await _answer(send, 200, payload, version=self._version(), json_length=json_length)
+        return 200
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> int:
         status = 500
@@ -151,40 +168,6 @@ def _infer_target(path: str) -> tuple[str, str | None] | None:
     return None
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None if the client disconnected; 413 past `limit`."""
-    for key, value in scope["headers"]:
-        if key == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                declared = 0
-            if declared > limit:
-                raise PayloadTooLargeError(f"request body of {declared} bytes is over the limit of {limit} bytes")
-            break
-    message = await receive()
-    if message["type"] != "http.request":
-        return None
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        if len(body) > limit:
-            raise PayloadTooLargeError(f"request body is over the limit of {limit} bytes")
-        return body
-    chunks = [body]
-    size = len(body)
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def _replay(body: bytes, receive: Receive) -> Receive:
     """A receive() that hands the already-read body to the app, then passes through."""
     pending = True
@@ -200,13 +183,29 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _answer(
-    send: Send, status: int, payload: bytes, *, close: bool = False, version: tuple[bytes, bytes] | None = None
+    send: Send,
+    status: int,
+    payload: bytes,
+    *,
+    close: bool = False,
+    version: tuple[bytes, bytes] | None = None,
+    json_length: int | None = None,
 ) -> None:
-    headers = [_JSON, (b"content-length", str(len(payload)).encode())]
+    if json_length is None:
+        headers = [_JSON, (b"content-length", str(len(payload)).encode())]
+    else:
+        # The binary tensor data extension: JSON, then raw output tensors.
+        headers = [
+            _BINARY,
+            (b"content-length", str(len(payload)).encode()),
+            (b"inference-header-content-length", str(json_length).encode()),
+        ]
     if version is not None:
         headers.append(version)
     if close:
-        # The unread rest of an oversized body must not be parsed as the next request.
+        # The unread rest of a refused body must not be parsed as the next request.
         headers.append((b"connection", b"close"))
+        if status == 503:
+            headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

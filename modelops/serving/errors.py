@@ -52,6 +52,24 @@ class PayloadTooLargeError(ServingError):
     status_code = 413
 
 
+class UnsupportedMediaTypeError(ServingError):
+    """A content type or encoding the server does not read (see `bodies`)."""
+
+    status_code = 415
+
+
+class RequestTimeoutError(ServingError):
+    """The client took longer than allowed to send its body."""
+
+    status_code = 408
+
+
+class ServerBusyError(ServingError):
+    """Too many request bodies are being received at once, or the server is shutting down; retry."""
+
+    status_code = 503
+
+
 class ModelNotFoundError(ServingError):
     """No model of that name (or version) is served here."""
 

@@ -1,12 +1,18 @@
 """Prediction ids, and live model quality from the ground truth clients send back for them.
 
-A prediction id carries what was predicted: `<version tag><instance>-<seq>-<prediction>`
-(the class index, the cluster id, or the regressed value). So any replica of
-the deployment can score feedback for a prediction another replica made, with
-no shared store; the version tag lets a replica ignore feedback for
-predictions of another model version (before a rollout) instead of mixing
-them into this version's accuracy. Ids prove nothing about who made them:
-feedback is as trustworthy as the client sending it, like its labels.
+A prediction id carries what was predicted and a signature:
+`<version tag><instance>-<seq>-<prediction>-<mac>` (the prediction is the class index, the
+cluster id, or the regressed value; the mac is HMAC-SHA256 of everything before it, under the
+deployment's feedback key, truncated to 128 bits). So any replica of the deployment can score
+feedback for a prediction another replica made, with no shared store, and nobody without the
+key can make an id up: forged ids would otherwise feed the live metrics that drive rollbacks.
+An id is accepted only exactly as issued (another spelling of the same number breaks the
+signature), so the duplicate check cannot be dodged. The version tag lets a replica ignore
+feedback for predictions of another model version (before a rollout) instead of mixing them
+into this version's accuracy.
+
+The key is the deployment's Secret (`MODELOPS_SERVING_FEEDBACK_KEY`); without one, each process
+draws a random key and says so: feedback then only counts on the replica that predicted.
 
 Live quality is computed over the last `window` labelled predictions, with
 scikit-learn's metric functions, when asked (at scrape time).
@@ -15,7 +21,9 @@ scikit-learn's metric functions, when asked (at scrape time).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
+import logging
 import math
 import secrets
 from collections import OrderedDict, deque
@@ -25,12 +33,33 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import SecretStr
 from sklearn import metrics as skm
 
 from modelops.artifacts.metadata import Task
+from modelops.contract.serving import FEEDBACK_KEY_ENV
 from modelops.serving.errors import InvalidInputError
 
+log = logging.getLogger(__name__)
+
 Label = str | int | float
+MAX_FEEDBACK_ITEMS = 100_000
+# Regression labels beyond this are refused: their squared errors would overflow the live RMSE.
+MAX_REGRESSION_LABEL = 1e150
+_MAC_HEX = 32  # 128 bits of HMAC-SHA256
+_INT64 = 2**63
+
+
+def feedback_key(secret: SecretStr | None) -> bytes:
+    """The key prediction ids are signed with: the deployment's, or a random one for this process."""
+    if secret is not None:
+        return secret.get_secret_value().encode()
+    log.warning(
+        "%s is not set: prediction ids are signed with a random key of this process, so feedback is only "
+        "accepted by the replica that made the prediction",
+        FEEDBACK_KEY_ENV,
+    )
+    return secrets.token_bytes(32)
 
 
 def version_tag(model_version: str) -> str:
@@ -46,27 +75,39 @@ class Decoded:
 class PredictionIds:
     """Issues and reads the self-describing prediction ids of one model version."""
 
-    def __init__(self, model_version: str, task: Task, classes: Sequence[Label] | None) -> None:
+    def __init__(self, model_version: str, task: Task, classes: Sequence[Label] | None, *, key: bytes) -> None:
         self.task = task
         self.version_tag = version_tag(model_version)
+        self._hmac = hmac.new(key, digestmod=hashlib.sha256)  # copied per id: the key is hashed once
         self._prefix = f"{self.version_tag}{secrets.token_hex(4)}-"
         self._sequence = itertools.count(1)
         self._class_index: dict[Any, int] = {c: i for i, c in enumerate(classes or ())}
 
+    def _mac(self, body: str) -> str:
+        mac = self._hmac.copy()
+        mac.update(body.encode())
+        return mac.hexdigest()[:_MAC_HEX]
+
     def issue(self, values: npt.NDArray[Any]) -> list[str]:
-        """One id per predicted row."""
+        """One signed id per predicted row."""
         prefix, sequence = self._prefix, self._sequence
         predicted = values.tolist()
         if self.task == "classification":
             index = self._class_index
-            return [f"{prefix}{next(sequence):x}-{index[v]}" for v in predicted]
-        if self.task == "clustering":
-            return [f"{prefix}{next(sequence):x}-{int(v)}" for v in predicted]
-        return [f"{prefix}{next(sequence):x}-{float(v)!r}" for v in predicted]
+            bodies = [f"{prefix}{next(sequence):x}-{index[v]}" for v in predicted]
+        elif self.task == "clustering":
+            bodies = [f"{prefix}{next(sequence):x}-{int(v)}" for v in predicted]
+        else:
+            bodies = [f"{prefix}{next(sequence):x}-{float(v)!r}" for v in predicted]
+        mac = self._mac
+        return [f"{body}-{mac(body)}" for body in bodies]
 
     def decode(self, prediction_id: str) -> Decoded:
-        """Read an id back; raises `ValueError` when it is not one of ours."""
-        head, sequence, payload = prediction_id.split("-", 2)
+        """Read an id back; raises `ValueError` when it is not one this deployment signed."""
+        body, _, mac = prediction_id.rpartition("-")
+        if len(mac) != _MAC_HEX or not hmac.compare_digest(mac, self._mac(body)):
+            raise ValueError("not signed with this deployment's key")
+        head, sequence, payload = body.split("-", 2)
         int(sequence, 16)
         if len(head) != 16:
             raise ValueError("bad prefix")
@@ -106,6 +147,8 @@ class LiveQuality:
         return len(self._pairs)
 
     def _truth(self, prediction_id: str, label: Label) -> float:
+        if type(label) is int and not -_INT64 <= label < _INT64:
+            raise InvalidInputError(f"feedback for {prediction_id!r} has a label beyond 64-bit integers")
         if self.task == "classification":
             index = self._label_index.get(label)
             if index is None and not isinstance(label, str):
@@ -116,9 +159,12 @@ class LiveQuality:
                     f"classes {self.classes[:20]}"
                 )
             return float(index)
-        if isinstance(label, str) or not math.isfinite(float(label)):
-            raise InvalidInputError(f"feedback for {prediction_id!r} needs a finite number, got {label!r}")
-        return float(label)
+        value = float(label) if not isinstance(label, str) else math.nan
+        if not math.isfinite(value) or abs(value) > MAX_REGRESSION_LABEL:
+            raise InvalidInputError(
+                f"feedback for {prediction_id!r} needs a finite number within ±{MAX_REGRESSION_LABEL:g}, got {label!r}"
+            )
+        return value
 
     def record(self, items: Iterable[tuple[str, Label]]) -> FeedbackOutcome:
         """Score feedback; all-or-nothing: a malformed item rejects the whole call (422)."""

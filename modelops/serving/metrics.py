@@ -33,6 +33,13 @@ from modelops.serving.feedback import LiveQuality
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+# `route` labels of the predictions (REST templates; gRPC's full method name, as HTTP/2 carries it).
+INFER_ROUTE = "/v2/models/{name}/infer"
+INFER_VERSION_ROUTE = "/v2/models/{name}/versions/{version}/infer"
+PREDICT_ROUTE = "/predict"
+GRPC_INFER_ROUTE = "/inference.GRPCInferenceService/ModelInfer"
+PREDICTION_ROUTES = frozenset({INFER_ROUTE, INFER_VERSION_ROUTE, PREDICT_ROUTE, GRPC_INFER_ROUTE})
+
 # Sub-millisecond resolution: a single-row ONNX prediction is well under 1 ms.
 LATENCY_BUCKETS = (
     0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -226,6 +233,10 @@ class ServingMetrics:
         self.prediction_counts: dict[Any, int] = {}
         self.batch_rows = _Buckets(BATCH_BUCKETS)
         self.in_flight = 0
+        self.model_calls = 0  # micro-batches predicted (one model call each)
+        self.last_prediction = 0.0  # epoch seconds of the last model call
+        # Prediction requests by outcome (2xx or not): [count, seconds]; what the statistics extension reports.
+        self._outcomes = {True: [0, 0.0], False: [0, 0.0]}
         self._regression = False
         registry.register(_RequestPath(self))
         in_flight = Gauge("modelops_requests_in_flight", "Requests being handled.", registry=registry)
@@ -260,6 +271,19 @@ class ServingMetrics:
         if buckets is None:
             buckets = self.latency[route] = _Buckets(LATENCY_BUCKETS)
         buckets.observe(seconds)
+        if route in PREDICTION_ROUTES:
+            outcome = self._outcomes[200 <= code < 300]
+            outcome[0] += 1
+            outcome[1] += seconds
+
+    def inference_outcomes(self) -> tuple[tuple[int, float], tuple[int, float]]:
+        """(count, seconds) of prediction requests answered 2xx, and of the others."""
+        ok, failed = self._outcomes[True], self._outcomes[False]
+        return (int(ok[0]), float(ok[1])), (int(failed[0]), float(failed[1]))
+
+    def predicted_rows(self) -> int:
+        """Rows predicted so far: the sum of `modelops_predictions_total`."""
+        return sum(self.prediction_counts.values())
 
     def record_rows(self, rows: int) -> None:
         """One prediction request of `rows` rows."""
@@ -269,6 +293,8 @@ class ServingMetrics:
         """Count predicted rows by class (regression: one series with class="")."""
         counts = self.prediction_counts
         rows = values.shape[0]
+        self.model_calls += 1
+        self.last_prediction = time.time()
         if self._regression:
             counts[""] = counts.get("", 0) + rows
         elif rows == 1:

@@ -1,18 +1,16 @@
 """HTTP bodies of the server: Open Inference Protocol V2, the simple JSON API, feedback.
 
-The V2 shapes follow the protocol as KServe and MLServer clients send it
-(https://github.com/kserve/open-inference-protocol). The hot infer path parses
-its body with `INFER_REQUEST_ADAPTER` (pydantic-core's JSON parser, no FastAPI
-dependency machinery) and writes its answer with orjson; the models here are
-still the documented contract in the OpenAPI document.
+The V2 shapes follow the protocol as KServe, Triton and MLServer clients send it
+(https://github.com/kserve/open-inference-protocol), with Triton's model
+configuration, repository index and statistics extensions. The infer route
+parses its body itself (`rest`); the models here are still the documented
+contract in the OpenAPI document and what that parser falls back to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple, Protocol, get_args
+from typing import Annotated, Any, Literal, get_args
 
-import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,10 +20,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     TypeAdapter,
-    ValidationError,
 )
-
-from modelops.serving.errors import BadRequestError, from_validation_errors
 
 Datatype = Literal[
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
@@ -42,14 +37,20 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+Dimension = Annotated[StrictInt, Field(ge=0)]
+
+
 class RequestInput(_Body):
-    """One input tensor; `data` is flat (row-major) or nested to the tensor's shape."""
+    """One input tensor; `data` is flat (row-major) or nested to the tensor's shape.
+
+    With the binary tensor data extension, `parameters.binary_data_size` replaces `data`.
+    """
 
     name: str
-    shape: list[int]
+    shape: list[Dimension]
     datatype: Datatype
     parameters: dict[str, Any] | None = None
-    data: list[Any]
+    data: list[Any] | None = None
 
 
 class RequestOutput(_Body):
@@ -163,97 +164,77 @@ class FeedbackResponse(BaseModel):
 
 
 INFER_REQUEST_ADAPTER: TypeAdapter[InferenceRequest] = TypeAdapter(InferenceRequest)
+PREDICT_REQUEST_ADAPTER: TypeAdapter[PredictRequest] = TypeAdapter(PredictRequest)
+FEEDBACK_REQUEST_ADAPTER: TypeAdapter[FeedbackRequest] = TypeAdapter(FeedbackRequest)
 
-_DATATYPES = frozenset(get_args(Datatype))
-
-
-class TensorLike(Protocol):
-    """What validation reads from an input tensor (a `RequestInput` or a hot-path `Tensor`)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def shape(self) -> list[int]: ...
-    @property
-    def datatype(self) -> str: ...
-    @property
-    def data(self) -> list[Any]: ...
+DATATYPES = frozenset(get_args(Datatype))
 
 
-class Tensor(NamedTuple):
+# -- Triton's extensions, as tritonclient reads them (the gRPC messages have the same fields) -----
+
+
+class ConfigTensor(BaseModel):
     name: str
-    shape: list[int]
-    datatype: str
-    data: list[Any]
+    data_type: str = Field(description="TYPE_FP64, TYPE_STRING, ... (Triton's names of the V2 datatypes)")
+    dims: list[int] = Field(description="without the batch dimension (max_batch_size > 0)")
 
 
-class ParsedInfer(NamedTuple):
-    """An infer request as the service uses it; `outputs` None means the default."""
-
-    id: str | None
-    inputs: Sequence[TensorLike]
-    outputs: list[str] | None
+class ConfigParameter(BaseModel):
+    string_value: str
 
 
-def parse_infer_request(body: bytes) -> ParsedInfer:
-    """Parse and check an infer body: 400 when it is not JSON, 422 when not the V2 shape."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise BadRequestError(f"malformed JSON body: {e}") from None
-    parsed = _plain_request(document)
-    if parsed is not None:
-        return parsed
-    try:
-        request = INFER_REQUEST_ADAPTER.validate_python(document)
-    except ValidationError as e:
-        raise from_validation_errors(e.errors()) from None
-    outputs = [o.name for o in request.outputs] if request.outputs else None
-    return ParsedInfer(request.id, request.inputs, outputs)
+class ModelConfigResponse(BaseModel):
+    """`GET /v2/models/{name}/config`: the model configuration extension."""
+
+    name: str
+    platform: str
+    backend: str
+    max_batch_size: int
+    input: list[ConfigTensor]
+    output: list[ConfigTensor]
+    parameters: dict[str, ConfigParameter]
 
 
-def _optional_dict(value: Any) -> bool:
-    return value is None or type(value) is dict
+class RepositoryIndexRequest(_Body):
+    """`POST /v2/repository/index` (the model repository extension)."""
+
+    ready: StrictBool | None = None
 
 
-def _plain_request(document: Any) -> ParsedInfer | None:
-    """The request if it is plainly valid (exact JSON types, as `InferenceRequest` accepts); else None."""
-    if type(document) is not dict:
-        return None
-    inputs = document.get("inputs")
-    if type(inputs) is not list or not inputs:
-        return None
-    tensors: list[Tensor] = []
-    for item in inputs:
-        if type(item) is not dict:
-            return None
-        name, shape, datatype, data = (
-            item.get("name"),
-            item.get("shape"),
-            item.get("datatype"),
-            item.get("data"),
-        )
-        if type(name) is not str or type(shape) is not list or type(data) is not list:
-            return None
-        if type(datatype) is not str or datatype not in _DATATYPES or not _optional_dict(item.get("parameters")):
-            return None
-        for dimension in shape:
-            if type(dimension) is not int:
-                return None
-        tensors.append(Tensor(name, shape, datatype, data))
-    request_id = document.get("id")
-    if (request_id is not None and type(request_id) is not str) or not _optional_dict(document.get("parameters")):
-        return None
-    outputs = document.get("outputs")
-    names: list[str] | None = None
-    if outputs is not None:
-        if type(outputs) is not list:
-            return None
-        names = []
-        for output in outputs:
-            if type(output) is not dict or type(output.get("name")) is not str:
-                return None
-            if not _optional_dict(output.get("parameters")):
-                return None
-            names.append(output["name"])
-    return ParsedInfer(request_id, tensors, names or None)
+class RepositoryModel(BaseModel):
+    name: str
+    version: str
+    state: Literal["READY", "UNAVAILABLE", "LOADING"]
+    reason: str
+
+
+class Duration(BaseModel):
+    count: int
+    ns: int
+
+
+class InferStatistics(BaseModel):
+    success: Duration
+    fail: Duration
+    queue: Duration
+    compute_input: Duration
+    compute_infer: Duration
+    compute_output: Duration
+
+
+class ModelStatistics(BaseModel):
+    name: str
+    version: str
+    last_inference: int = Field(description="milliseconds since the epoch of the last prediction (0: none yet)")
+    inference_count: int = Field(description="rows predicted")
+    execution_count: int = Field(description="model calls (micro-batches share one)")
+    inference_stats: InferStatistics
+
+
+class ModelStatisticsResponse(BaseModel):
+    """`GET /v2/models/{name}/stats`: the statistics extension, from the counters `/metrics` exports."""
+
+    model_stats: list[ModelStatistics]
+
+
+REPOSITORY_INDEX_ADAPTER: TypeAdapter[RepositoryIndexRequest] = TypeAdapter(RepositoryIndexRequest)

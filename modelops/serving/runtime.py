@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -121,6 +122,7 @@ class OnnxRuntime:
         # Spinning worker threads burn a core between requests; a serving pod shares its cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._matrix_input = all(f.type != "category" for f in self.features)
+        self._numeric_columns = [j for j, f in enumerate(self.features) if f.type != "category"]
         model_bytes = onnx_bytes
         if self._matrix_input:
             model_bytes = with_matrix_input(onnx_bytes, [f.name for f in self.features])
@@ -139,8 +141,7 @@ class OnnxRuntime:
         self._outputs = [self._label_output, self._proba_output] if self._proba_output else [self._label_output]
 
     def _feed(self, matrix: Matrix) -> dict[str, Any]:
-        if self._matrix_input:
-            return {MATRIX_INPUT: matrix.astype(self._dtype, copy=False)}
+        """One [N, 1] input per feature (the trainer's graph, for models with category features)."""
         feed: dict[str, Any] = {}
         for j, (feature, name) in enumerate(zip(self.features, self._input_names, strict=True)):
             column = matrix[:, j]
@@ -152,8 +153,42 @@ class OnnxRuntime:
         return feed
 
     def predict(self, matrix: Matrix, *, probabilities: bool) -> Prediction:
+        if self._matrix_input:
+            converted = matrix.astype(self._dtype, copy=False)
+            # A finite sum proves every value made it into the graph's type (validation refused infinity,
+            # so an infinity here is a number float32 cannot hold); otherwise look row by row.
+            if self._dtype is np.float32 and not math.isfinite(np.add.reduce(converted, axis=None)):
+                beyond = np.flatnonzero(np.isinf(converted).any(axis=1))
+                if beyond.size:
+                    return self._with_sklearn_rows(matrix, beyond, probabilities)
+            return self._predict(matrix, probabilities, {MATRIX_INPUT: converted})
+        if self._dtype is np.float32 and self._numeric_columns:
+            numbers = np.abs(matrix[:, self._numeric_columns].astype(np.float64))
+            if np.fmax.reduce(numbers, axis=None) > _FLOAT32_MAX:  # fmax skips NaN (missing)
+                beyond = np.flatnonzero((numbers > _FLOAT32_MAX).any(axis=1))
+                return self._with_sklearn_rows(matrix, beyond, probabilities)
+        return self._predict(matrix, probabilities, self._feed(matrix))
+
+    def _with_sklearn_rows(self, matrix: Matrix, rows: Matrix, probabilities: bool) -> Prediction:
+        """Predict `rows` with scikit-learn (as the fitted pipeline does), the others with ONNX Runtime."""
+        others = np.setdiff1d(np.arange(matrix.shape[0]), rows)
+        exact = self._sklearn.predict(matrix[rows], probabilities=probabilities)
+        values = np.empty(matrix.shape[0], dtype=object)
+        values[rows] = exact.values
+        proba: Matrix | None = None
+        if probabilities and exact.probabilities is not None:
+            proba = np.empty((matrix.shape[0], exact.probabilities.shape[1]), dtype=np.float64)
+            proba[rows] = exact.probabilities
+        if others.size:
+            fast = self.predict(matrix[others], probabilities=probabilities)
+            values[others] = fast.values
+            if proba is not None and fast.probabilities is not None:
+                proba[others] = fast.probabilities
+        return Prediction(values=np.asarray(values.tolist()), probabilities=proba)
+
+    def _predict(self, matrix: Matrix, probabilities: bool, feed: dict[str, Any]) -> Prediction:
         try:
-            result = self.session.run(self._outputs, self._feed(matrix))
+            result = self.session.run(self._outputs, feed)
         except Exception as e:  # onnxruntime raises its own untyped errors
             raise InferenceFailedError(f"ONNX Runtime failed: {e}") from e
         values = np.asarray(result[0]).ravel()
@@ -166,6 +201,8 @@ class OnnxRuntime:
             values[near] = self._sklearn.predict(matrix[near], probabilities=False).values
         return Prediction(values=values, probabilities=proba if probabilities else None)
 
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # Export and scikit-learn probabilities agree within 1e-5 (abs) + 1e-5 (rel), checked by the
 # trainer: a lead over 4e-5 cannot flip between the two, anything closer is decided by sklearn.

@@ -1,25 +1,28 @@
 """One model version being served: loading it, and what every request does with it.
 
-The HTTP layers (`app` for FastAPI routes, `asgi` for the raw hot path) only
-parse and answer; validation, prediction, drift recording, metrics and
-prediction ids all happen here, so both layers behave the same.
+The transports (`app` for FastAPI routes, `asgi` for the raw V2 REST path,
+`grpc_service` for gRPC) only parse and answer; validation, prediction, drift
+recording, metrics and prediction ids all happen here, so every client gets the
+same behaviour. Bodies over `OFFLOAD_BYTES` are parsed and validated in a worker
+thread, so a large request does not stall the event loop for the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-import orjson
 
 from modelops.artifacts.errors import ArtifactError
 from modelops.artifacts.metadata import ModelMetadata
 from modelops.artifacts.model_format import LoadedModel, load_model
 from modelops.serving.batching import MicroBatcher
+from modelops.serving.bodies import read_json
 from modelops.serving.drift import DriftMonitor
 from modelops.serving.errors import (
     InvalidInputError,
@@ -27,27 +30,34 @@ from modelops.serving.errors import (
     ModelNotFoundError,
     ModelNotReadyError,
 )
-from modelops.serving.feedback import LiveQuality, PredictionIds
+from modelops.serving.feedback import MAX_FEEDBACK_ITEMS, LiveQuality, PredictionIds, feedback_key
+from modelops.serving.inference import PREDICT, PREDICT_PROBA, InferAnswer, InferCall, OutputTensor
 from modelops.serving.metrics import ServingMetrics
 from modelops.serving.protocol import (
+    FEEDBACK_REQUEST_ADAPTER,
+    PREDICT_REQUEST_ADAPTER,
     FeedbackRequest,
     FeedbackResponse,
     IgnoredFeedback,
-    MetadataTensor,
-    ModelMetadataResponse,
-    PredictRequest,
     PredictResponse,
-    parse_infer_request,
 )
+from modelops.serving.rest import parse_infer, render_infer
 from modelops.serving.runtime import Matrix, Prediction, Runtime, profile_rows, select_runtime
 from modelops.serving.settings import ServingSettings
 from modelops.serving.validation import InputValidator
 
 log = logging.getLogger(__name__)
 
-PREDICT = "predict"
-PREDICT_PROBA = "predict_proba"
 _WARMUP_ROUNDS = 20
+# Bodies larger than this are parsed and validated in a worker thread (~1 ms of work on the loop).
+OFFLOAD_BYTES = 256 * 1024
+# JSON containers a body may hold beyond one per row (the body object, its lists, per-input objects).
+_SLACK = 64
+T = TypeVar("T")
+
+
+async def _off_loop(work: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(None, work)
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class ServedModel:
     ids: PredictionIds
     quality: LiveQuality
     batcher: MicroBatcher
+    max_containers: int  # JSON objects and arrays a V2 body of at most max_batch_rows rows can need
 
     def outputs(self, names: Sequence[str] | None) -> tuple[bool, bool]:
         """(predict, predict_proba) as the client asked; `predict` alone by default, like MLServer."""
@@ -86,6 +97,8 @@ class ModelService:
         self.metrics = metrics or ServingMetrics()
         self.model: ServedModel | None = None
         self.failure: str | None = None
+        # One key for the process's life: ids issued before a reload stay valid.
+        self._feedback_key = feedback_key(settings.feedback_key)
 
     @property
     def ready(self) -> bool:
@@ -124,7 +137,7 @@ class ModelService:
         runtime = select_runtime(loaded, choice=settings.runtime, threads=settings.onnx_threads)
         has_proba = runtime.has_proba and metadata.task == "classification"
         classes = _classes(loaded)
-        ids = PredictionIds(metadata.version, metadata.task, classes)
+        ids = PredictionIds(metadata.version, metadata.task, classes, key=self._feedback_key)
         drift = DriftMonitor(
             metadata.features,
             metadata.profile,
@@ -145,6 +158,8 @@ class ModelService:
             ids=ids,
             quality=LiveQuality(ids, classes, window=settings.feedback_window),
             batcher=MicroBatcher(runtime, on_batch=self._on_batch(drift), thread_rows=settings.inline_max_rows),
+            # Nested [N, 1] per-feature tensors need N + 1 lists each; a few objects and lists besides.
+            max_containers=(settings.max_batch_rows + 4) * (len(metadata.features) + 1) + _SLACK,
         )
         _warm_up(runtime, metadata, has_proba)
         self.metrics.set_model(
@@ -186,9 +201,6 @@ class ModelService:
             )
         return model
 
-    async def _predict(self, model: ServedModel, matrix: Matrix, probabilities: bool) -> Prediction:
-        return await model.batcher.predict(matrix, probabilities=probabilities)
-
     def _record(self, model: ServedModel, matrix: Matrix, prediction: Prediction) -> list[str]:
         # The drift window and class counters are fed per batch (ModelService._on_batch).
         self.metrics.record_rows(matrix.shape[0])
@@ -203,50 +215,57 @@ class ModelService:
 
         return on_batch
 
-    async def infer_v2(self, body: bytes, name: str, version: str | None = None) -> bytes:
-        """The Open Inference Protocol V2 infer call: raw body in, JSON body out."""
+    async def infer(self, call: InferCall, name: str, version: str | None = None) -> InferAnswer:
+        """An Open Inference Protocol V2 infer call, whichever transport brought it."""
         model = self.served(name, version)
-        request = parse_infer_request(body)
-        want_predict, want_proba = model.outputs(request.outputs)
-        matrix = model.validator.from_v2(request.inputs)
-        prediction = await self._predict(model, matrix, want_proba)
-        ids = self._record(model, matrix, prediction)
-        rows = matrix.shape[0]
-        outputs: list[dict[str, Any]] = []
-        if want_predict:
-            outputs.append(
-                {
-                    "name": PREDICT,
-                    "shape": [rows],
-                    "datatype": model.label_datatype,
-                    "data": prediction.values.tolist(),
-                }
-            )
-        if want_proba and prediction.probabilities is not None:
-            proba = prediction.probabilities
-            outputs.append(
-                {
-                    "name": PREDICT_PROBA,
-                    "shape": list(proba.shape),
-                    "datatype": "FP64",
-                    "data": proba.ravel().tolist(),
-                }
-            )
-        answer: dict[str, Any] = {
-            "model_name": model.name,
-            "model_version": model.version,
-            "parameters": {"prediction_ids": ids},
-            "outputs": outputs,
-        }
-        if request.id is not None:
-            answer["id"] = request.id
-        return orjson.dumps(answer)
+        wanted = model.outputs(call.outputs)
+        matrix = model.validator.from_v2(call.inputs)
+        prediction = await model.batcher.predict(matrix, probabilities=wanted[1])
+        return self._answer(model, call, matrix, prediction, wanted)
 
-    async def predict(self, request: PredictRequest) -> PredictResponse:
+    async def infer_rest(
+        self, body: bytes, json_length: int | None, name: str, version: str | None = None
+    ) -> tuple[bytes, int | None]:
+        """V2 REST infer: the raw body (JSON, or JSON + binary tensors) in; the answer's body and JSON length out."""
+        model = self.served(name, version)
+
+        def checked() -> tuple[InferCall, Matrix]:
+            call = parse_infer(
+                body, json_length, max_containers=model.max_containers, rows=self.settings.max_batch_rows
+            )
+            return call, model.validator.from_v2(call.inputs)
+
+        call, matrix = await _off_loop(checked) if len(body) > OFFLOAD_BYTES else checked()
+        wanted = model.outputs(call.outputs)
+        prediction = await model.batcher.predict(matrix, probabilities=wanted[1])
+        return render_infer(self._answer(model, call, matrix, prediction, wanted), call)
+
+    def _answer(
+        self, model: ServedModel, call: InferCall, matrix: Matrix, prediction: Prediction, wanted: tuple[bool, bool]
+    ) -> InferAnswer:
+        ids = self._record(model, matrix, prediction)
+        outputs: list[OutputTensor] = []
+        if wanted[0]:
+            values = prediction.values
+            outputs.append(OutputTensor(PREDICT, model.label_datatype, [values.shape[0]], values))
+        if wanted[1] and prediction.probabilities is not None:
+            proba = prediction.probabilities
+            outputs.append(OutputTensor(PREDICT_PROBA, "FP64", list(proba.shape), proba.ravel()))
+        return InferAnswer(model.name, model.version, call.id, ids, outputs)
+
+    async def predict(self, body: bytes) -> PredictResponse:
         """The simple JSON API: labels, probabilities for classifiers, one id per row."""
         model = self.served()
-        matrix = model.validator.from_instances(request.instances)
-        prediction = await self._predict(model, matrix, model.has_proba)
+
+        def parse() -> Matrix:
+            rows = self.settings.max_batch_rows
+            # Two containers besides the rows: the body object and its `instances` list; a little slack.
+            document = read_json(body, max_containers=rows + _SLACK, rows=rows)
+            request = PREDICT_REQUEST_ADAPTER.validate_python(document)
+            return model.validator.from_instances(request.instances)
+
+        matrix = await _off_loop(parse) if len(body) > OFFLOAD_BYTES else parse()
+        prediction = await model.batcher.predict(matrix, probabilities=model.has_proba)
         ids = self._record(model, matrix, prediction)
         proba = prediction.probabilities
         return PredictResponse(
@@ -258,8 +277,14 @@ class ModelService:
             prediction_ids=ids,
         )
 
-    def feedback(self, request: FeedbackRequest) -> FeedbackResponse:
+    async def feedback(self, body: bytes) -> FeedbackResponse:
         model = self.served()
+
+        def parse() -> FeedbackRequest:
+            document = read_json(body, max_containers=MAX_FEEDBACK_ITEMS + _SLACK, rows=MAX_FEEDBACK_ITEMS)
+            return FEEDBACK_REQUEST_ADAPTER.validate_python(document)
+
+        request = await _off_loop(parse) if len(body) > OFFLOAD_BYTES else parse()
         outcome = model.quality.record((item.prediction_id, item.label) for item in request.feedback)
         if outcome.accepted:
             self.metrics.feedback.labels("accepted").inc(outcome.accepted)
@@ -268,36 +293,6 @@ class ModelService:
         return FeedbackResponse(
             accepted=outcome.accepted,
             ignored=[IgnoredFeedback(prediction_id=i, reason=r) for i, r in outcome.ignored],
-        )
-
-    def v2_metadata(self, name: str, version: str | None = None) -> ModelMetadataResponse:
-        model = self.served(name, version)
-        metadata = model.metadata
-        features = len(metadata.features)
-        numeric = model.validator.all_numeric
-        outputs = [MetadataTensor(name=PREDICT, datatype=model.label_datatype, shape=[-1])]
-        if model.has_proba and model.classes is not None:
-            outputs.append(MetadataTensor(name=PREDICT_PROBA, datatype="FP64", shape=[-1, len(model.classes)]))
-        return ModelMetadataResponse(
-            name=model.name,
-            versions=[model.version],
-            platform=model.runtime.platform,
-            inputs=[
-                MetadataTensor(
-                    name="input-0",
-                    datatype="FP64" if numeric else "BYTES",
-                    shape=[-1, features],
-                    parameters={"feature_names": [f.name for f in metadata.features]},
-                )
-            ],
-            outputs=outputs,
-            parameters={
-                "task": metadata.task,
-                "algorithm": metadata.algorithm,
-                "classes": model.classes,
-                "features": [f.model_dump() for f in metadata.features],
-                "input_formats": "one [N, F] tensor, or one [N] tensor per feature named after it",
-            },
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modelops.api.modeldeployment import PerformanceMonitoring
@@ -50,6 +50,22 @@ class ServingSettings(BaseSettings, ServingContract):
     )
     graceful_shutdown_seconds: float = Field(
         default=25.0, gt=0, description="on SIGTERM, in-flight requests get this long to finish"
+    )
+    feedback_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="signs prediction ids (the deployment's Secret); unset: a random key per process",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="a connection gets this long to send a request's headers"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request gets this long to send its whole body (408 after)"
+    )
+    max_pending_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="bytes of request bodies being received at once, over all connections (503 beyond)",
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     access_log: bool = Field(default=False, description="one log line per request; off because it costs")

@@ -1,9 +1,17 @@
-"""Turning request bodies into a model input matrix, checked against the feature schema.
+"""Turning request payloads into a model input matrix, checked against the feature schema.
 
 The result is an [N, F] array in the model's feature order: float64 when every
 feature is numeric (number / integer / boolean), else object with str cells in
-`category` columns. Every problem raises an `InvalidInputError` (422) or
-`PayloadTooLargeError` (413) whose message names the feature, row or input.
+`category` columns (None where missing). Every problem raises an
+`InvalidInputError` (422) or `PayloadTooLargeError` (413) whose message names the
+feature, row or input.
+
+Datatypes are enforced against the schema in every form: a category feature
+arrives as BYTES (text), a numeric one as a numeric datatype (BOOL only for a
+boolean feature). An all-numeric model also takes one [N, F] numeric tensor (the
+fast path); a model with category features takes one [N, F] BYTES tensor whose
+numeric cells are JSON numbers or their decimal text — or, as its metadata
+advertises, one tensor per feature.
 
 Values outside the training range, and categories the model never saw, are
 *not* refused: that is drift, and drift is measured, not hidden (the trainer's
@@ -20,25 +28,32 @@ import numpy as np
 import numpy.typing as npt
 
 from modelops.artifacts.metadata import FeatureSchema
+from modelops.serving.cells import (
+    TensorLike,
+    flat_cells,
+    is_number,
+    number_cell,
+    numeric_values,
+    shown,
+    text_cell,
+    to_float,
+)
 from modelops.serving.errors import InvalidInputError, PayloadTooLargeError
-from modelops.serving.protocol import TensorLike
 
 Matrix = npt.NDArray[Any]
 
-_FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
-_INT_TYPES = frozenset({"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"})
-_NUMERIC_KINDS = frozenset("fiu")
 _MAX_LISTED = 8
+_EXPECTED = {
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean (true/false or 0/1)",
+    "category": "a category (string)",
+}
 
 
 def _listed(names: Sequence[str]) -> str:
-    shown = ", ".join(repr(n) for n in names[:_MAX_LISTED])
-    return shown + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
-
-
-def _is_number(value: object) -> bool:
-    # bool is an int subclass in Python; a JSON true is not a number.
-    return (type(value) is float or type(value) is int) and not isinstance(value, bool)
+    shown_names = ", ".join(repr(n) for n in names[:_MAX_LISTED])
+    return shown_names + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
 
 
 class InputValidator:
@@ -53,10 +68,16 @@ class InputValidator:
         self.max_rows = max_rows
         self._index = {name: i for i, name in enumerate(self.names)}
         self.all_numeric = all(f.type != "category" for f in features)
+        self._all_boolean = all(f.type == "boolean" for f in features)
+        self._categories = [f.name for f in features if f.type == "category"]
+        self._numeric_columns = [j for j, f in enumerate(features) if f.type != "category"]
         self._nullable = np.array([f.nullable for f in features], dtype=bool)
-        self._all_nullable = bool(self._nullable.all())
         self._integer_cols = np.array([i for i, f in enumerate(features) if f.type == "integer"], dtype=np.intp)
         self._boolean_cols = np.array([i for i, f in enumerate(features) if f.type == "boolean"], dtype=np.intp)
+        # The numeric features of a mixed model, checked together as one float block.
+        self._numeric_part: InputValidator | None = None
+        if not self.all_numeric and self._numeric_columns:
+            self._numeric_part = InputValidator([features[j] for j in self._numeric_columns], max_rows=max_rows)
 
     # -- V2 tensors -----------------------------------------------------------------
 
@@ -74,19 +95,32 @@ class InputValidator:
                 f"(rows x features) or one tensor per feature named after it"
             )
         rows, columns = shape
-        if columns < 0:
-            raise InvalidInputError(f"input {tensor.name!r} has a negative dimension in shape {shape}")
         self._check_rows(rows)
         if columns != self.n_features:
             raise InvalidInputError(
                 f"input {tensor.name!r} has {columns} features per row but the model takes "
                 f"{self.n_features}: {_listed(self.names)}"
             )
-        if not self.all_numeric:
-            return self.from_rows(_rows_of(tensor, rows, columns))
-        array = _tensor_array(tensor, rows * columns)
-        matrix = array.reshape(rows, columns)
-        return self.check_numeric(matrix)
+        if self.all_numeric:
+            if tensor.datatype == "BOOL" and not self._all_boolean:
+                raise InvalidInputError(f"input {tensor.name!r} is BOOL but the model's features are not all booleans")
+            return self.check_numeric(numeric_values(tensor).reshape(rows, columns))
+        if tensor.datatype != "BYTES":
+            raise InvalidInputError(
+                f"input {tensor.name!r} is {tensor.datatype} but features {_listed(self._categories)} are categories "
+                f"(text): send one tensor per feature, as the model metadata lists them, or one BYTES tensor"
+            )
+        cells = flat_cells(tensor)
+        matrix = np.empty((rows, columns), dtype=object)
+        for j, feature in enumerate(self.features):
+            convert = text_cell if feature.type == "category" else number_cell
+            column = cells[j::columns]
+            for i, value in enumerate(column):
+                try:
+                    matrix[i, j] = convert(value)
+                except ValueError:
+                    raise InvalidInputError(self._type_message(j, i, value)) from None
+        return self._check_object(matrix)
 
     def _from_feature_tensors(self, inputs: Sequence[TensorLike]) -> Matrix:
         given = [t.name for t in inputs]
@@ -105,7 +139,7 @@ class InputValidator:
             raise InvalidInputError(f"missing inputs for features {_listed(missing)}")
         rows = -1
         columns: list[Matrix] = []
-        for feature in self.features:
+        for j, feature in enumerate(self.features):
             tensor = by_name[feature.name]
             shape = tensor.shape
             if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
@@ -117,16 +151,43 @@ class InputValidator:
                 self._check_rows(rows)
             elif shape[0] != rows:
                 raise InvalidInputError(f"input {feature.name!r} has {shape[0]} rows but {self.names[0]!r} has {rows}")
-            if feature.type == "category":
-                columns.append(np.asarray(_flat_cells(tensor, rows), dtype=object))
-            else:
-                columns.append(_tensor_array(tensor, rows))
+            columns.append(self._feature_column(j, tensor))
         if self.all_numeric:
             return self.check_numeric(np.column_stack(columns))
         matrix = np.empty((rows, self.n_features), dtype=object)
         for i, column in enumerate(columns):
             matrix[:, i] = column
         return self._check_object(matrix)
+
+    def _feature_column(self, column: int, tensor: TensorLike) -> Matrix:
+        """One feature's tensor as a column, its datatype checked against the feature's type."""
+        feature = self.features[column]
+        if feature.type == "category":
+            if tensor.datatype != "BYTES":
+                raise InvalidInputError(
+                    f"input {tensor.name!r} is {tensor.datatype} but feature {feature.name!r} is a category: "
+                    f"send it as BYTES"
+                )
+            texts: list[str | None] = []
+            for i, value in enumerate(flat_cells(tensor)):
+                try:
+                    texts.append(text_cell(value))
+                except ValueError:
+                    raise InvalidInputError(
+                        f"input {tensor.name!r} is BYTES but value {i} is not text: "
+                        f"{type(value).__name__} {shown(value)}"
+                    ) from None
+            return np.asarray(texts, dtype=object)
+        if tensor.datatype == "BYTES":
+            raise InvalidInputError(
+                f"input {tensor.name!r} is BYTES but feature {feature.name!r} is {_EXPECTED[feature.type]}: "
+                f"send it as FP64 (or another numeric datatype)"
+            )
+        if tensor.datatype == "BOOL" and feature.type != "boolean":
+            raise InvalidInputError(
+                f"input {tensor.name!r} is BOOL but feature {feature.name!r} is {_EXPECTED[feature.type]}"
+            )
+        return numeric_values(tensor)
 
     # -- simple JSON rows -------------------------------------------------------------
 
@@ -161,20 +222,12 @@ class InputValidator:
                     f"row {i} has {len(row)} values but the model takes {self.n_features} features: "
                     f"{_listed(self.names)}"
                 )
-        if self.all_numeric:
-            for i, row in enumerate(rows):
-                for j, value in enumerate(row):
-                    if value is None or _is_number(value):
-                        continue
-                    if isinstance(value, bool) and self.features[j].type == "boolean":
-                        continue
-                    raise InvalidInputError(self._type_message(j, i, value))
-            matrix = np.array(rows, dtype=np.float64)
-            return self.check_numeric(matrix)
-        matrix = np.empty((len(rows), self.n_features), dtype=object)
+        matrix = np.empty((len(rows), self.n_features), dtype=np.float64 if self.all_numeric else object)
         for i, row in enumerate(rows):
             for j, value in enumerate(row):
                 matrix[i, j] = self._object_cell(j, i, value)
+        if self.all_numeric:
+            return self.check_numeric(matrix)
         return self._check_object(matrix)
 
     # -- checks ---------------------------------------------------------------------------
@@ -218,152 +271,40 @@ class InputValidator:
         return matrix
 
     def _object_cell(self, column: int, row: int, value: Any) -> Any:
+        """A JSON cell of a row for this feature: str or None (category), float (NaN: missing) otherwise."""
         feature = self.features[column]
-        if value is None:
-            return None if feature.type == "category" else math.nan
         if feature.type == "category":
-            if not isinstance(value, str):
+            if value is not None and type(value) is not str:
                 raise InvalidInputError(self._type_message(column, row, value))
-            return value
-        if isinstance(value, bool) and feature.type == "boolean":
+            return text_cell(value)
+        if value is None:
+            return math.nan
+        if type(value) is bool and feature.type == "boolean":
             return float(value)
-        if not _is_number(value):
+        if not is_number(value):
             raise InvalidInputError(self._type_message(column, row, value))
-        return float(value)
+        return to_float(value, f"feature {feature.name!r} in row {row}")
 
     def _check_object(self, matrix: Matrix) -> Matrix:
-        """Check a mixed [N, F] matrix: numeric columns as `check_numeric`, categories known."""
-        numeric = [j for j, f in enumerate(self.features) if f.type != "category"]
-        for j in numeric:
-            column = matrix[:, j]
-            for i, value in enumerate(column):
-                if value is not None and not isinstance(value, float) and not _is_number(value):
-                    if isinstance(value, bool) and self.features[j].type == "boolean":
-                        continue
-                    raise InvalidInputError(self._type_message(j, i, value))
-        if numeric:
-            block = np.array(matrix[:, numeric], dtype=np.float64)
-            InputValidator([self.features[j] for j in numeric], max_rows=self.max_rows).check_numeric(block)
-            matrix[:, numeric] = block
+        """Check a mixed [N, F] matrix: numeric columns as `check_numeric`, categories present where required."""
+        if self._numeric_part is not None:
+            block = np.array(matrix[:, self._numeric_columns], dtype=np.float64)
+            self._numeric_part.check_numeric(block)
+            matrix[:, self._numeric_columns] = block
         for j, feature in enumerate(self.features):
-            if feature.type != "category":
+            if feature.type != "category" or feature.nullable:
                 continue
-            for i, value in enumerate(matrix[:, j]):
-                if value is None:
-                    if not feature.nullable:
-                        raise InvalidInputError(
-                            f"feature {feature.name!r} is missing (null) in row {i} and the model cannot impute it"
-                        )
-                    continue
-                if not isinstance(value, str):
-                    raise InvalidInputError(self._type_message(j, i, value))
+            missing = np.flatnonzero(matrix[:, j] == None)  # noqa: E711 (element-wise comparison)
+            if missing.size:
+                raise InvalidInputError(
+                    f"feature {feature.name!r} is missing (null or empty) in row {int(missing[0])} "
+                    f"and the model cannot impute it"
+                )
         return matrix
 
     def _type_message(self, column: int, row: int, value: Any) -> str:
         feature = self.features[column]
-        expected = {
-            "number": "a number",
-            "integer": "an integer",
-            "boolean": "a boolean (true/false or 0/1)",
-            "category": "a category (string)",
-        }[feature.type]
-        shown = repr(value)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        return f"feature {feature.name!r} expects {expected} but row {row} has {type(value).__name__} {shown}"
-
-
-def _flat_cells(tensor: TensorLike, expected: int) -> list[Any]:
-    """The tensor's data as a flat list (data may be flat or nested to the shape)."""
-    data: list[Any] = tensor.data
-    if any(isinstance(value, list) for value in data):
-        data = _walk(data)
-    if len(data) != expected:
-        raise InvalidInputError(
-            f"input {tensor.name!r} holds {len(data)} values but its shape {tensor.shape} needs {expected}"
+        return (
+            f"feature {feature.name!r} expects {_EXPECTED[feature.type]} but row {row} has "
+            f"{type(value).__name__} {shown(value)}"
         )
-    return data
-
-
-def _walk(data: list[Any]) -> list[Any]:
-    """Flatten nested lists depth-first without recursion (the nesting depth is the client's)."""
-    out: list[Any] = []
-    stack: list[tuple[list[Any], int]] = [(data, 0)]
-    while stack:
-        items, position = stack.pop()
-        while position < len(items):
-            value = items[position]
-            position += 1
-            if isinstance(value, list):
-                stack.append((items, position))
-                items, position = value, 0
-            else:
-                out.append(value)
-    return out
-
-
-def _rows_of(tensor: TensorLike, rows: int, columns: int) -> list[list[Any]]:
-    flat = _flat_cells(tensor, rows * columns)
-    return [flat[r * columns : (r + 1) * columns] for r in range(rows)]
-
-
-def _tensor_array(tensor: TensorLike, expected: int) -> Matrix:
-    """A numeric tensor's data as a flat float64 array, type-checked against its datatype."""
-    datatype = tensor.datatype
-    if datatype == "BYTES":
-        raise InvalidInputError(f"input {tensor.name!r} is BYTES but the features it carries are numeric")
-    try:
-        array = np.asarray(tensor.data)
-    except (ValueError, TypeError):
-        # Ragged nesting: numpy cannot build it, so walk it (and count the values) instead.
-        array = np.asarray(_flat_cells(tensor, expected), dtype=object)
-    if array.size != expected or (array.ndim > 1 and array.shape[-1] == 0):
-        raise InvalidInputError(
-            f"input {tensor.name!r} holds {array.size} values but its shape {tensor.shape} needs {expected}"
-        )
-    kind = array.dtype.kind
-    if kind in _NUMERIC_KINDS and not _holds_bools(tensor.data):
-        if datatype in _INT_TYPES and kind == "f" and not _integral(array):
-            raise InvalidInputError(f"input {tensor.name!r} is {datatype} but holds non-integer numbers")
-        if datatype == "BOOL":
-            raise InvalidInputError(f"input {tensor.name!r} is BOOL but holds numbers")
-        return array.reshape(expected).astype(np.float64, copy=False)
-    if kind == "b":
-        if datatype != "BOOL":
-            raise InvalidInputError(f"input {tensor.name!r} is {datatype} but holds booleans")
-        return array.reshape(expected).astype(np.float64)
-    # Mixed or non-numeric cells: check each one so the message can name it.
-    cells = (
-        array.reshape(-1)
-        if array.dtype == object and array.ndim
-        else np.asarray(_flat_cells(tensor, expected), dtype=object)
-    )
-    out = np.empty(expected, dtype=np.float64)
-    for position, value in enumerate(cells):
-        if value is None:
-            out[position] = math.nan
-        elif _is_number(value) and (datatype not in _INT_TYPES or float(value).is_integer()):
-            out[position] = float(value)
-        elif isinstance(value, bool) and datatype == "BOOL":
-            out[position] = float(value)
-        else:
-            shown = repr(value)
-            if len(shown) > 40:
-                shown = shown[:37] + "..."
-            raise InvalidInputError(
-                f"input {tensor.name!r} is {datatype} but value {position} is {type(value).__name__} {shown}"
-            )
-    return out
-
-
-def _holds_bools(data: list[Any]) -> bool:
-    """Whether JSON true/false hide among numbers (numpy would silently read them as 1.0/0.0)."""
-    types = set(map(type, data))
-    if bool in types:
-        return True
-    return list in types and any(type(item) is list and _holds_bools(item) for item in data)
-
-
-def _integral(array: Matrix) -> bool:
-    finite = array[np.isfinite(array)]
-    return bool(np.all(finite == np.round(finite)))

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import tritonclient.grpc
 import yaml
 
 from modelops.artifacts.model_format import load_model
@@ -119,13 +120,17 @@ def test_the_quickstart_model_answers_at_the_endpoint_its_status_advertises(
     operator.stop()
     operator.extra_env = {"MODELOPS_SERVING_POD_LABELS": json.dumps({label: "true"})}
     operator.start()
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     with ProcessKubelet(
         control_plane.kubeconfig,
         selector=MANUAL_POD_SELECTOR,
         namespace=namespace,
         executables={"python": sys.executable, "python3": sys.executable},
-        overrides={"MODELOPS_SERVING_PORT": str(port), "MODELOPS_SERVING_HOST": "127.0.0.1"},
+        overrides={
+            "MODELOPS_SERVING_PORT": str(port),
+            "MODELOPS_SERVING_GRPC_PORT": str(grpc_port),
+            "MODELOPS_SERVING_HOST": "127.0.0.1",
+        },
         timeout=300,
     ):
         kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(quickstart_docs()))
@@ -152,6 +157,19 @@ def test_the_quickstart_model_answers_at_the_endpoint_its_status_advertises(
         assert answer.headers["modelops-model-version"] == status["model"]["version"]
         fitted = load_model(status["model"]["uri"]).pipeline
         assert answer.json()["outputs"][0]["data"] == fitted.predict(rows).tolist()
+
+        # The same model over gRPC, on the port the pod was given, under the same name.
+        with tritonclient.grpc.InferenceServerClient(f"127.0.0.1:{grpc_port}") as client:
+            tensor = tritonclient.grpc.InferInput("input-0", list(rows.shape), "FP64")
+            tensor.set_data_from_numpy(rows.to_numpy(dtype="float64"))
+            served = client.infer("breast-cancer", [tensor]).as_numpy("predict")
+        assert served is not None and [v.decode() for v in served] == fitted.predict(rows).tolist()
+
+        # Feedback for the answer's ids counts: they were signed with the key of the ModelDeployment's Secret.
+        ids = answer.json()["parameters"]["prediction_ids"]
+        feedback = [{"prediction_id": i, "label": label} for i, label in zip(ids, fitted.predict(rows), strict=True)]
+        scored = httpx.post(f"{server}/feedback", json={"feedback": feedback}, timeout=30)
+        assert scored.status_code == 200 and scored.json()["accepted"] == len(ids), scored.text
 
 
 def _answers(url: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelops.api.common import ModelVersion
 from modelops.api.objects import ModelDeployment
-from modelops.contract.serving import VERIFY_KEYS_DIR, ServingContract
+from modelops.contract.serving import FEEDBACK_KEY_ENV, VERIFY_KEYS_DIR, ServingContract
 from modelops.operator import naming
 from modelops.operator.builders.common import (
     Manifest,
@@ -80,8 +80,19 @@ def serving_deployment(md: ModelDeployment, model: ModelVersion, settings: Opera
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "modelops.serving"],
-        "env": env({**contract.env(), "HOME": "/tmp", **store_env(settings)}),
-        "ports": [{"name": "http", "containerPort": contract.port, "protocol": "TCP"}],
+        "env": [
+            *env({**contract.env(), "HOME": "/tmp", **store_env(settings)}),
+            {
+                "name": FEEDBACK_KEY_ENV,
+                "valueFrom": {
+                    "secretKeyRef": {"name": naming.serving_secret_name(md.name), "key": naming.FEEDBACK_KEY}
+                },
+            },
+        ],
+        "ports": [
+            {"name": "http", "containerPort": contract.port, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": contract.grpc_port, "protocol": "TCP"},
+        ],
         "livenessProbe": _probe("/v2/health/live", 10, 3),
         "readinessProbe": _probe("/v2/health/ready", 5, 3),
         # Loading and warming a model can take a while; do not let liveness kill it meanwhile.

@@ -1,4 +1,4 @@
-"""The Service in front of the serving pods: port 80 (`http`) to the container's named port."""
+"""The Service in front of the serving pods: port 80 (`http`) and 8081 (`grpc`) to the container's named ports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from modelops.operator.builders.common import Manifest, metadata
 from modelops.operator.builders.deployment import COMPONENT, selector_labels
 
 PORT = 80
+# gRPC clients (tritonclient, KServe) dial <service>:8081 by habit; the container's port named grpc.
+GRPC_PORT = 8081
 
 
 def serving_service(md: ModelDeployment) -> Manifest:
@@ -18,7 +20,10 @@ def serving_service(md: ModelDeployment) -> Manifest:
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(md),
-            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [
+                {"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"},
+                {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+            ],
         },
     }
 

@@ -76,6 +76,8 @@ class Context:
     failures: PodFailures = field(default_factory=PodFailures)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     reads: ReadSchedule = field(default_factory=ReadSchedule)
+    # ModelDeployments whose serving Secret this process made or found (by uid).
+    secrets_made: set[str] = field(default_factory=set)
     # Told of every write (object key, its new resourceVersion), so its watch event wakes nobody.
     on_write: Callable[[tuple[str, str, str], str], None] = field(default=lambda key, version: None)
 

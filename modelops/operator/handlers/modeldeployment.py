@@ -6,6 +6,7 @@ reconcile); failing serving pods come from the pod watch (`Context.failures`).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from modelops.api.common import ModelVersion
@@ -16,6 +17,7 @@ from modelops.operator.builders.deployment import serving_deployment
 from modelops.operator.builders.hpa import serving_hpa
 from modelops.operator.builders.keda import serving_scaled_object
 from modelops.operator.builders.pdb import serving_pdb
+from modelops.operator.builders.secret import serving_secret
 from modelops.operator.builders.service import endpoint, serving_service
 from modelops.operator.decisions import modeldeployment as decide
 from modelops.operator.handlers.context import Context
@@ -84,6 +86,7 @@ def reconcile(ctx: Context, md: ModelDeployment) -> float | None:
         model = scaler
     if isinstance(model, ModelVersion) and not isinstance(scaler, decide.Unresolved):
         wanted, unwanted = scaler
+        ensure_serving_secret(ctx, md)
         stored_deployment, *_ = ctx.apply_all(
             [serving_deployment(md, model, ctx.settings), serving_service(md), wanted, serving_pdb(md)]
         )
@@ -97,6 +100,15 @@ def reconcile(ctx: Context, md: ModelDeployment) -> float | None:
     monitor(ctx, md.model_copy(update={"status": plan.status}), plan)
     ctx.write(MODEL_DEPLOYMENTS, stored, plan)
     return next_look(md, ctx.clock())
+
+
+def ensure_serving_secret(ctx: Context, md: ModelDeployment) -> None:
+    """The Secret holding the key the pods sign prediction ids with: made once, never read back, never rotated
+    (a new key would void the feedback ids in flight); the operator asks once per start."""
+    if md.metadata.uid in ctx.secrets_made:
+        return
+    ctx.kube.create_if_absent(serving_secret(md, secrets.token_hex(32)))
+    ctx.secrets_made.add(md.metadata.uid)
 
 
 def autoscaler(ctx: Context, md: ModelDeployment) -> tuple[Manifest, Resource[Any] | None] | decide.Unresolved:

@@ -47,8 +47,13 @@ def free_port() -> int:
 class Server:
     process: subprocess.Popen[str]
     port: int
+    grpc_port: int
     log: Path
     _output: str | None = field(default=None)
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def url(self) -> str:
@@ -70,15 +75,29 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"server not ready after {timeout}s:\n{self.output()}")
 
-    def stop(self) -> int:
-        if self.process.poll() is None:
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.returncode is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Reap the process, killed if it is still running after `timeout`; its exit code."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout)
+
+    def peak_resident_bytes(self) -> int:
+        """The running server's peak resident memory since its exec (VmHWM).
+
+        Not `ru_maxrss`: a child spawned by vfork/exec inherits its parent's peak there, so late
+        in a long test session it reports pytest's own size.
+        """
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmHWM")
 
 
 StartServer = Callable[..., Server]
@@ -101,13 +120,31 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def launch(args: Sequence[str], log: Path, env: dict[str, str], port: int | None = None) -> Server:
-    port = port or free_port()
+    port, grpc_port = port or free_port(), free_port()
+    command = [sys.executable, "-m", "modelops.serving", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "modelops.serving", "--host", "127.0.0.1", "--port", str(port), *args],
+            [*command, "--grpc-port", str(grpc_port), *args],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
         )
-    return Server(process, port, log)
+    return Server(process, port, grpc_port, log)
+
+
+# KServe's client pins pandas<3, which the project does not: it gets a venv of its own (from PyPI,
+# once per machine) and the tests run it as a user's script would.
+KSERVE_VERSION = "0.21.0"
+KSERVE_VENV = Path.home() / ".cache" / "modelops-tests" / f"kserve-{KSERVE_VERSION}"
+
+
+def kserve_python() -> Path:
+    python = KSERVE_VENV / "bin" / "python"
+    if not (KSERVE_VENV / ".installed").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(KSERVE_VENV)], check=True, timeout=120)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", f"kserve=={KSERVE_VERSION}"], check=True, timeout=900
+        )
+        (KSERVE_VENV / ".installed").touch()
+    return python

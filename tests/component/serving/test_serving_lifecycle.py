@@ -45,7 +45,7 @@ def test_a_missing_version_is_refused_the_same_way(start_server: StartServer, tm
     assert "cannot serve" in server.output() and "no complete model version" in server.output()
 
 
-def test_sigterm_stops_accepting_drains_the_request_in_flight_and_exits_0(
+def test_sigterm_stops_accepting_lets_an_upload_in_progress_finish_and_exits_0(
     start_server: StartServer, cancer_model: TrainedModel
 ) -> None:
     server = start_server("--model-uri", cancer_model.uri)
@@ -58,17 +58,20 @@ def test_sigterm_stops_accepting_drains_the_request_in_flight_and_exits_0(
     ).encode()
     client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     try:
-        # Headers and half the body: the request is in flight when SIGTERM arrives.
+        # Headers and part of the body: the upload is in progress when SIGTERM arrives, and goes on
+        # slowly (a few bytes every 0.2 s, never stalling) for longer than a stall would be allowed.
         client.sendall(head + body[:40])
         time.sleep(0.5)
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(1.0)
+        for start in range(40, 100, 10):
+            time.sleep(0.2)
+            client.sendall(body[start : start + 10])
 
-        assert server.process.poll() is None, "exited before the in-flight request finished"
+        assert server.process.poll() is None, "exited before the upload in progress finished"
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
 
-        client.sendall(body[40:])
+        client.sendall(body[100:])
         response = b""
         while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
             chunk = client.recv(65536)

@@ -16,7 +16,7 @@ def test_matcher_values_are_escaped() -> None:
 def test_deployment_totals_sum_over_every_pod() -> None:
     assert deployment_query("requestsPerSecond", "ml", "iris") == (
         'sum by () (rate(modelops_requests_total{namespace="ml",modeldeployment="iris",'
-        'route=~".*/infer|/predict"}[1m]))'
+        'route=~".*/infer|/predict|/inference[.]GRPCInferenceService/ModelInfer"}[1m]))'
     )
     assert deployment_query("inflight", "ml", "iris") == (
         'sum by () (modelops_requests_in_flight{namespace="ml",modeldeployment="iris"})'

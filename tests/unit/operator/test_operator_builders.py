@@ -12,10 +12,12 @@ from modelops.api.modeldeployment import DriftMonitoring
 from modelops.api.objects import ModelDeployment
 from modelops.api.trainingrun import TrainingRunSpec
 from modelops.contract.jobs import PrepareJobArgs, SourceLimits, TrainJobArgs
+from modelops.operator import naming
 from modelops.operator.builders.deployment import serving_contract, serving_deployment
 from modelops.operator.builders.hpa import quantity, serving_hpa
 from modelops.operator.builders.jobs import prepare_job, train_job
 from modelops.operator.builders.pdb import serving_pdb
+from modelops.operator.builders.secret import serving_secret
 from modelops.operator.builders.service import endpoint, serving_service
 from modelops.operator.builders.trainingrun import retraining_run
 from modelops.operator.naming import JobRun
@@ -186,9 +188,22 @@ def served_settings(
     md: ModelDeployment, settings: OperatorSettings, monkeypatch: pytest.MonkeyPatch
 ) -> ServingSettings:
     """What the real server parses from the environment the operator gives its container."""
-    for item in container_of(serving_deployment(md, MODEL, settings))["env"]:
-        monkeypatch.setenv(item["name"], item["value"])
+    secrets = {(naming.serving_secret_name(md.name), naming.FEEDBACK_KEY): "k" * 32}
+    for name, value in pod_environment(container_of(serving_deployment(md, MODEL, settings)), secrets).items():
+        monkeypatch.setenv(name, value)
     return ServingSettings()
+
+
+def pod_environment(container: dict[str, Any], secrets: dict[tuple[str, str], str]) -> dict[str, str]:
+    """The container's environment as a kubelet resolves it (Secret keys from `secrets`, by (name, key))."""
+    resolved = {}
+    for item in container["env"]:
+        if "value" in item:
+            resolved[item["name"]] = item["value"]
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            resolved[item["name"]] = secrets[(ref["name"], ref["key"])]
+    return resolved
 
 
 MONITORING: dict[str, Any] = {
@@ -224,8 +239,10 @@ def test_the_server_serves_the_model_deployments_name_at_the_uri_it_was_given(
 
     assert (received.model_uri, received.model_name) == (MODEL_URI, "iris")  # not the TrainingRun's name
     assert received.drift == DriftMonitoring() and received.performance is None
-    (port,) = container_of(serving_deployment(model_deployment("iris", MD_SPEC), MODEL, settings))["ports"]
-    assert port["containerPort"] == received.port
+    # The key that signs prediction ids comes from the ModelDeployment's Secret, never as a plain value.
+    assert received.feedback_key is not None and received.feedback_key.get_secret_value() == "k" * 32
+    ports = container_of(serving_deployment(model_deployment("iris", MD_SPEC), MODEL, settings))["ports"]
+    assert {p["name"]: p["containerPort"] for p in ports} == {"http": received.port, "grpc": received.grpc_port}
 
 
 def test_the_served_name_stays_the_model_deployments_whatever_model_it_serves(settings: OperatorSettings) -> None:
@@ -245,10 +262,11 @@ def test_a_new_model_changes_the_pod_template_but_not_the_selector(settings: Ope
     assert one["spec"]["selector"] == two["spec"]["selector"]
 
 
-def test_service_maps_port_80_to_the_servers_named_port_and_names_the_endpoint() -> None:
+def test_service_maps_http_and_grpc_to_the_servers_named_ports_and_names_the_endpoint() -> None:
     md = model_deployment("iris", MD_SPEC)
     assert serving_service(md)["spec"]["ports"] == [
-        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+        {"name": "grpc", "port": 8081, "targetPort": "grpc", "protocol": "TCP"},
     ]
     assert endpoint(md) == "http://iris.ns.svc.cluster.local/v2/models/iris"
 
@@ -301,3 +319,11 @@ def test_a_retraining_run_carries_the_template_and_who_started_it_why() -> None:
     assert run["metadata"]["labels"]["modelops.io/retrain-of"] == "iris"
     assert run["metadata"]["annotations"]["modelops.io/retrain-reason"] == "drift psi=0.4 > 0.2"
     assert run["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"
+
+
+def test_the_serving_secret_holds_the_key_the_pods_read_and_belongs_to_the_model_deployment() -> None:
+    md = model_deployment("iris", MD_SPEC)
+    secret = serving_secret(md, "a" * 64)
+    assert secret["metadata"]["name"] == naming.serving_secret_name("iris")
+    assert secret["stringData"] == {naming.FEEDBACK_KEY: "a" * 64}
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-iris"

@@ -1,4 +1,4 @@
-"""Prediction ids carry what was predicted; feedback on them moves the live metrics."""
+"""Prediction ids carry what was predicted, signed; feedback on them moves the live metrics."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from modelops.serving.errors import InvalidInputError
 from modelops.serving.feedback import LiveQuality, PredictionIds
 
 CLASSES = ["cat", "dog", "emu"]
+KEY = b"the deployment's feedback key"
 
 
-def quality(version: str = "v1", task: str = "classification", window: int = 100) -> LiveQuality:
+def quality(version: str = "v1", task: str = "classification", window: int = 100, key: bytes = KEY) -> LiveQuality:
     classes = CLASSES if task == "classification" else None
-    return LiveQuality(PredictionIds(version, task, classes), classes, window=window)  # type: ignore[arg-type]
+    return LiveQuality(PredictionIds(version, task, classes, key=key), classes, window=window)  # type: ignore[arg-type]
 
 
 def test_each_row_gets_a_distinct_id_that_decodes_to_its_prediction() -> None:
-    ids = PredictionIds("v1", "classification", CLASSES)
+    ids = PredictionIds("v1", "classification", CLASSES, key=KEY)
 
     issued = ids.issue(np.array(["dog", "emu", "dog"], dtype=object))
 
@@ -26,7 +27,7 @@ def test_each_row_gets_a_distinct_id_that_decodes_to_its_prediction() -> None:
     assert all(ids.decode(i).version_tag == ids.version_tag for i in issued)
 
 
-def test_another_replica_of_the_same_version_can_score_an_id() -> None:
+def test_another_replica_of_the_same_deployment_can_score_an_id() -> None:
     here, there = quality(), quality()
     issued = here.ids.issue(np.array(["cat"], dtype=object))
 
@@ -82,15 +83,44 @@ def test_the_same_feedback_twice_counts_once() -> None:
     assert live.samples == 1
 
 
-@pytest.mark.parametrize("bad_id", ["nonsense", "abc-1-2", "{tag}89abcdef-zz-1", "{tag}89abcdef-1-7", "{tag}89-1-1"])
-def test_an_id_this_server_did_not_issue_rejects_the_whole_call(bad_id: str) -> None:
+def _respelled(prediction_id: str, payload: str) -> str:
+    """The same id with its prediction written another way, signature kept."""
+    head, sequence, _, mac = prediction_id.split("-")
+    return f"{head}-{sequence}-{payload}-{mac}"
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "nonsense",
+        "abc-1-2",
+        "{tag}89abcdef-1-0",  # the old, unsigned format
+        "{tag}89abcdef-1-0-" + "0" * 32,  # the right shape, a made-up signature
+        "{good}0",  # a signature one character longer
+        "respelled:1.0",
+        "respelled:1e0",
+        "respelled:0x1",
+    ],
+)
+def test_an_id_this_deployment_did_not_sign_rejects_the_whole_call(bad_id: str) -> None:
     live = quality()
     good = live.ids.issue(np.array(["cat"], dtype=object))[0]
-    bad_id = bad_id.format(tag=live.ids.version_tag)
+    dog = live.ids.issue(np.array(["dog"], dtype=object))[0]
+    if bad_id.startswith("respelled:"):
+        bad_id = _respelled(dog, bad_id.split(":")[1])
+    bad_id = bad_id.format(tag=live.ids.version_tag, good=good)
 
     with pytest.raises(InvalidInputError, match="is not a prediction id issued by this server"):
         live.record([(good, "cat"), (bad_id, "cat")])
     assert live.samples == 0
+
+
+def test_an_id_signed_with_another_deployments_key_is_refused() -> None:
+    ours, theirs = quality(), quality(key=b"another deployment's key")
+    issued = theirs.ids.issue(np.array(["cat"], dtype=object))
+
+    with pytest.raises(InvalidInputError, match="is not a prediction id issued by this server"):
+        ours.record([(issued[0], "cat")])
 
 
 def test_a_label_that_is_not_a_class_is_refused() -> None:
@@ -102,7 +132,7 @@ def test_a_label_that_is_not_a_class_is_refused() -> None:
 
 
 def test_integer_classes_accept_labels_sent_as_strings() -> None:
-    ids = PredictionIds("v1", "classification", [0, 1])
+    ids = PredictionIds("v1", "classification", [0, 1], key=KEY)
     live = LiveQuality(ids, [0, 1], window=10)
     issued = ids.issue(np.array([1, 0]))
 
@@ -120,9 +150,11 @@ def test_regression_feedback_gives_rmse_and_mae() -> None:
     assert live.metrics() == pytest.approx({"rmse": np.sqrt(0.5), "mae": 0.5})
 
 
-def test_regression_feedback_needs_a_number() -> None:
+@pytest.mark.parametrize("label", ["three", float("inf"), float("nan"), 1e200, 10**400])
+def test_regression_feedback_needs_a_finite_number_its_error_can_square(label: object) -> None:
     live = quality(task="regression")
     issued = live.ids.issue(np.array([2.0]))
 
-    with pytest.raises(InvalidInputError, match="needs a finite number"):
-        live.record([(issued[0], "three")])
+    with pytest.raises(InvalidInputError, match=r"needs a finite number|beyond 64-bit integers"):
+        live.record([(issued[0], label)])  # type: ignore[list-item]
+    assert live.samples == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelops.api.modeldeployment import DriftMonitoring, PerformanceMonitoring
-from modelops.contract.serving import ServingContract
+from modelops.contract.serving import FEEDBACK_KEY_ENV, ServingContract
 from modelops.serving.__main__ import main, settings_from
 from modelops.serving.settings import ServingSettings
 
@@ -17,6 +17,7 @@ def test_every_contract_field_the_operator_renders_is_what_the_server_reads(monk
         model_uri=URI,
         model_name="iris",
         port=9000,
+        grpc_port=9001,
         drift=DriftMonitoring(method="ks", threshold=0.35, window=250),
         performance=PerformanceMonitoring(metric="f1", min=0.8, window=75),
         max_body_bytes=4096,
@@ -67,3 +68,26 @@ def test_invalid_settings_exit_2_naming_the_field(
 
     assert main(["--model-uri", "file:///a/ns/models/x/0123456789abcdef"]) == 2
     assert "drift.window" in capsys.readouterr().err
+
+
+def test_the_feedback_key_is_read_from_the_variable_the_contract_names_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELOPS_SERVING_MODEL_URI", URI)
+    monkeypatch.setenv(FEEDBACK_KEY_ENV, "a secret of the deployment")
+
+    settings = ServingSettings()
+
+    assert settings.feedback_key is not None
+    assert settings.feedback_key.get_secret_value() == "a secret of the deployment"
+    assert "a secret of the deployment" not in repr(settings) + str(settings.model_dump())
+
+
+def test_a_feedback_key_too_short_to_be_a_secret_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(FEEDBACK_KEY_ENV, "shortsecret")
+
+    assert main(["--model-uri", URI]) == 2
+    error = capsys.readouterr().err
+    assert "feedback_key: Value should have at least 16 items" in error and "shortsecret" not in error

@@ -10,7 +10,7 @@ import pytest
 
 from modelops.artifacts.metadata import FeatureSchema
 from modelops.serving.errors import InvalidInputError, PayloadTooLargeError
-from modelops.serving.protocol import Tensor
+from modelops.serving.inference import Tensor
 from modelops.serving.validation import InputValidator
 
 NUMERIC = [
@@ -65,7 +65,15 @@ def test_one_tensor_per_feature_is_reassembled_in_feature_order(numeric: InputVa
         ([tensor(["x", 1.0, 2.0, 1], [1, 4])], "is FP64 but value 0 is str 'x'"),
         ([tensor([1.5, 1, 2, 1], [1, 4], "INT64")], "is INT64 but holds non-integer numbers"),
         ([tensor([{"a": 1}, 1, 2, 1], [1, 4])], "is FP64 but value 0 is dict"),
-        ([tensor([[1.0, 2.0], [3.0]], [1, 4])], "holds 3 values but its shape [1, 4] needs 4"),
+        ([tensor([[1.0, 2.0], [3.0]], [1, 4])], "its data is nested but not to its shape [1, 4]"),
+        ([tensor([[1.0, 2.0], [3.0, 1]], [1, 4])], "its data is nested but not to its shape [1, 4]"),
+        ([tensor([-5, 1, 2, 1], [1, 4], "UINT8")], "is UINT8 but value 0 (-5) is outside [0, 255]"),
+        ([tensor([300, 1, 2, 1], [1, 4], "INT8")], "is INT8 but value 0 (300) is outside [-128, 127]"),
+        ([tensor([1e39, 1, 2, 1], [1, 4], "FP32")], "is FP32 but value 0 (1e+39) is beyond its range"),
+        ([tensor([10**400, 1, 2, 1], [1, 4])], "is beyond the range of FP64"),
+        ([tensor([True, False, True, True], [1, 4], "BOOL")], "is BOOL but the model's features are not all booleans"),
+        ([tensor([1.0], [1], "BOOL", "a"), tensor([1.0], [1], name="b"), tensor([1], [1], "INT64", "n"),
+          tensor([1], [1], "INT64", "flag")], "input 'a' is BOOL but feature 'a' is a number"),
         ([tensor(["a", "b", "c", "d"], [1, 4], "BYTES")], "is BYTES but the features it carries are numeric"),
         ([tensor([None, 1.0, 2.0, 1], [1, 4])], "feature 'a' is missing (null/NaN) in row 0"),
         ([tensor([1.0, 1.0, 2.5, 1], [1, 4])], "feature 'n' is an integer but row 0 has 2.5"),
