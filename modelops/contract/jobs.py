@@ -77,6 +77,9 @@ class TrainResult(_Shape):
     best_hyperparameters: dict[str, Any] = Field(default_factory=dict)
     trials: int = 1
     code_version: str | None = Field(default=None, description="version of modelops that trained it")
+    sample: dict[str, Any] | None = Field(
+        default=None, description="rows, of, seed, stratified: the sample trained on beyond spec.split.maxRows"
+    )
 
 
 class JobFailure(_Shape):
