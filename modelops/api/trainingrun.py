@@ -66,6 +66,14 @@ class Split(ApiModel):
     test: float = Field(default=0.15, gt=0, lt=1)
     stratify: bool | None = Field(default=None, description="default: true for classification")
     seed: int = Field(default=42, ge=0)
+    max_rows: int | None = Field(
+        default=None,
+        ge=10,
+        description=(
+            "train on a seeded sample of this many rows when the dataset has more (stratified on the label "
+            "when the split is); the split is cut from the sample, status.metrics.sample says so"
+        ),
+    )
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> Split:

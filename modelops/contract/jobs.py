@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal, Self, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,7 @@ SIGNING_KEY_DIR: Final = "/etc/modelops/signing"
 SIGNING_KEY_FILE: Final = "private.pem"
 
 SOURCE_ENV_PREFIX: Final = "MODELOPS_SOURCE_"
+PREPARE_ENV_PREFIX: Final = "MODELOPS_PREPARE_"
 
 
 class _Shape(BaseModel):
@@ -77,6 +78,9 @@ class TrainResult(_Shape):
     best_hyperparameters: dict[str, Any] = Field(default_factory=dict)
     trials: int = 1
     code_version: str | None = Field(default=None, description="version of modelops that trained it")
+    sample: dict[str, Any] | None = Field(
+        default=None, description="rows, of, seed, stratified: the sample trained on beyond spec.split.maxRows"
+    )
 
 
 class JobFailure(_Shape):
@@ -86,13 +90,42 @@ class JobFailure(_Shape):
     reason: FailureReason
 
 
-class SourceLimits(_Shape):
+class _EnvSettings(_Shape):
+    """Settings the operator renders as `<PREFIX><FIELD>` variables and the trainer parses back."""
+
+    ENV_PREFIX: ClassVar[str]
+
+    def env(self) -> dict[str, str]:
+        """`<PREFIX><FIELD>` for each field; a list is comma-separated."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            out[f"{self.ENV_PREFIX}{name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+        return out
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings the environment sets (see `env()`); unset variables keep the defaults."""
+        environ = os.environ if environ is None else environ
+        data: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            value = environ.get(f"{cls.ENV_PREFIX}{name.upper()}")
+            if value is None or value.strip() == "":
+                continue
+            is_list = get_origin(info.annotation) is list
+            data[name] = [part.strip() for part in value.split(",") if part.strip()] if is_list else value
+        return cls.model_validate(data)
+
+
+class SourceLimits(_EnvSettings):
     """How far a prepare Job may go to read its source; the operator renders them with `env()`.
 
     A URL source may reach only public addresses: loopback, link-local (cloud metadata), private
     and other non-global addresses are refused after DNS resolution and after every redirect,
     unless `allowed_hosts` names the host (as written in the URL) or a network holding its address.
     """
+
+    ENV_PREFIX: ClassVar[str] = SOURCE_ENV_PREFIX
 
     allowed_hosts: list[str] = Field(
         default_factory=list,
@@ -103,27 +136,26 @@ class SourceLimits(_Shape):
     max_columns: int = Field(default=10_000, ge=1, description="more columns are refused before parsing")
     max_rows: int = Field(default=50_000_000, ge=1, description="more rows are refused while parsing")
 
-    def env(self) -> dict[str, str]:
-        """`MODELOPS_SOURCE_<FIELD>` for each field; a list is comma-separated."""
-        out: dict[str, str] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            out[f"{SOURCE_ENV_PREFIX}{name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
-        return out
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SourceLimits:
-        """The limits the environment sets (see `env()`); unset variables keep the defaults."""
-        environ = os.environ if environ is None else environ
-        data: dict[str, Any] = {}
-        for name in cls.model_fields:
-            value = environ.get(f"{SOURCE_ENV_PREFIX}{name.upper()}")
-            if value is None or value.strip() == "":
-                continue
-            data[name] = (
-                [part.strip() for part in value.split(",") if part.strip()] if name == "allowed_hosts" else value
-            )
-        return cls.model_validate(data)
+# The interpreter and the libraries `prepare` imports take about 300 MiB before any data.
+MIN_PREPARE_MEMORY_BYTES: Final = 512 * 1024**2
+
+
+class PrepareLimits(_EnvSettings):
+    """The memory a prepare Job works within, whatever the size of its data; rendered with `env()`.
+
+    `prepare` reads, cleans, profiles and writes its data batch by batch, with statistics computed
+    from a spill on local disk (/tmp), so its peak resident memory follows this setting, not the
+    data. The default leaves half of the chart's 2 GiB Job limit to spare.
+    """
+
+    ENV_PREFIX: ClassVar[str] = PREPARE_ENV_PREFIX
+
+    memory_bytes: int = Field(
+        default=1024**3,
+        ge=MIN_PREPARE_MEMORY_BYTES,
+        description="peak resident memory prepare stays under: it sizes batches and in-memory statistics",
+    )
 
 
 def _spec_json(spec: DatasetSpec | TrainingRunSpec) -> str:

@@ -34,8 +34,8 @@ from modelops.contract.jobs import (
     REASON_INTERNAL,
     REASON_TRANSIENT,
     SIGNING_KEY_DIR,
-    SOURCE_ENV_PREFIX,
     PrepareJobArgs,
+    PrepareLimits,
     SourceLimits,
     TrainJobArgs,
     TuneJobArgs,
@@ -170,6 +170,7 @@ def _prepare(args: argparse.Namespace) -> BaseModel:
     # writing Parquet would stack fresh pages on top of it (about 20% higher peak
     # RSS, see bench/training). Arrow reads this once, before its first allocation.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    from modelops.trainer.budget import Budget
     from modelops.trainer.prepare import run_prepare
     from modelops.trainer.sources import SourceLocations
 
@@ -180,13 +181,23 @@ def _prepare(args: argparse.Namespace) -> BaseModel:
         pvc_root=args.pvc_root or defaults.pvc_root,
         source_file=args.source_file,
     )
-    try:
-        limits = SourceLimits.from_env()
-    except ValidationError as e:
-        raise SpecError(f"{SOURCE_ENV_PREFIX}*: {describe_validation_error(e, root='limits')}") from e
+    limits = _settings(SourceLimits)
+    memory = _settings(PrepareLimits)
     return run_prepare(
-        name=job.name, store=_store(job, args.s3_endpoint), spec=job.spec, locations=locations, limits=limits
+        name=job.name,
+        store=_store(job, args.s3_endpoint),
+        spec=job.spec,
+        locations=locations,
+        limits=limits,
+        budget=Budget.of(memory.memory_bytes),
     )
+
+
+def _settings(kind: type[SourceLimits] | type[PrepareLimits]) -> Any:
+    try:
+        return kind.from_env()
+    except ValidationError as e:
+        raise SpecError(f"{kind.ENV_PREFIX}*: {describe_validation_error(e, root='limits')}") from e
 
 
 def _train(args: argparse.Namespace) -> BaseModel:

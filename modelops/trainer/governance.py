@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -32,21 +33,28 @@ def hash_values(column: pd.Series, key: bytes) -> pd.Series:
     return column.map(mapping).astype(object)
 
 
-def apply_governance(
-    frame: pd.DataFrame, governance: Governance, *, target: str | None, dataset_name: str
-) -> tuple[pd.DataFrame, list[str]]:
-    """The frame with PII handled, and the PII columns that were dropped."""
-    missing = [c for c in governance.pii_columns if c not in frame.columns]
+def pii_columns(columns: Sequence[str], governance: Governance, *, target: str | None) -> tuple[list[str], list[str]]:
+    """(columns to drop, columns to hash) among the selected `columns`, checked against them."""
+    missing = [c for c in governance.pii_columns if c not in columns]
     if missing:
         raise SpecError(f"spec.governance.piiColumns: columns not in the data: {missing}")
     if target is not None and target in governance.pii_columns:
         raise SpecError(f"spec.governance.piiColumns: the target column {target!r} cannot be PII")
-    if not governance.pii_columns:
-        return frame, []
     if governance.pii_action == "drop":
-        return frame.drop(columns=governance.pii_columns), list(governance.pii_columns)
-    key = pii_key(dataset_name)
-    hashed = frame.copy(deep=False)
-    for name in governance.pii_columns:
-        hashed[name] = hash_values(frame[name], key)
-    return hashed, []
+        return list(governance.pii_columns), []
+    return [], list(governance.pii_columns)
+
+
+def hash_columns(frame: pd.DataFrame, names: Sequence[str], key: bytes) -> pd.DataFrame:
+    """`frame` with the `names` columns replaced by keyed hashes of their text."""
+    if not names:
+        return frame
+    return frame.assign(**{name: hash_values(frame[name], key) for name in names})
+
+
+def apply_governance(
+    frame: pd.DataFrame, governance: Governance, *, target: str | None, dataset_name: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """The frame with PII handled, and the PII columns that were dropped."""
+    dropped, hashed = pii_columns([str(c) for c in frame.columns], governance, target=target)
+    return hash_columns(frame.drop(columns=dropped), hashed, pii_key(dataset_name)), dropped

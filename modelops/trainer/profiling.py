@@ -1,12 +1,18 @@
-"""Per-feature profiles and input schemas of a frame.
+"""Per-feature profiles and input schemas.
 
 The profile is the drift baseline shipped with each dataset and model version:
 serving counts live values into the same histogram bins and categories.
+
+Its numbers are exact whatever the data's size: counts and histogram bins are counted, quantiles
+are exact order statistics interpolated as numpy does (`modelops.trainer.exact`), the mean and
+standard deviation are rounded once from exact sums. `prepare` feeds them the cleaned data from
+its spill; `profile_frame` does the same for a frame in memory (the training split).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,21 +21,23 @@ from modelops.artifacts.metadata import (
     OTHER_CATEGORY,
     CategoricalProfile,
     DatasetProfile,
+    FeatureProfile,
     FeatureSchema,
     FeatureType,
     NumericProfile,
 )
-from modelops.trainer.cleaning import is_numeric
+from modelops.trainer import exact
+from modelops.trainer.cleaning import as_floats, is_numeric, is_numeric_dtype
+from modelops.trainer.columns import Dtype
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 10
 MAX_CATEGORIES = 100
 
 
-def numeric_profile(column: pd.Series) -> NumericProfile:
-    values = column.dropna().to_numpy(dtype=np.float64)
-    missing = int(column.isna().sum())
-    if values.size == 0:
+def numeric_profile(scan: exact.Scan, *, count: int, missing: int, gather: int) -> NumericProfile:
+    """The profile of a numeric column from a scan of its `count` present values."""
+    if count == 0:
         return NumericProfile(
             count=0,
             missing=missing,
@@ -41,48 +49,85 @@ def numeric_profile(column: pd.Series) -> NumericProfile:
             bin_edges=[0.0, 1.0],
             bin_counts=[0],
         )
-    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
-    quantiles = np.quantile(values, QUANTILES)
+    mean, _ = exact.exact_mean(scan)
+    std = math.sqrt(exact.squared_deviations(scan, mean) / (count - 1)) if count > 1 else 0.0
+    low, high = math.inf, -math.inf
+    for values in scan():
+        if values.size:
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    bins = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+    edges = np.histogram_bin_edges(np.empty(0), bins=HISTOGRAM_BINS, range=(low, high))
+    for values in scan():
+        # np.histogram counts each value on its own: the sum over parts is the whole's histogram.
+        bins += np.histogram(values, bins=HISTOGRAM_BINS, range=(low, high))[0]
+    quantiles = exact.quantiles(scan, QUANTILES, count=count, gather=gather)
     return NumericProfile(
-        count=int(values.size),
+        count=count,
         missing=missing,
-        mean=float(values.mean()),
-        std=float(values.std(ddof=1)) if values.size > 1 else 0.0,
-        min=float(values.min()),
-        max=float(values.max()),
+        mean=mean,
+        std=std,
+        min=low,
+        max=high,
         quantiles={str(q): float(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
         bin_edges=[float(e) for e in edges],
-        bin_counts=[int(c) for c in counts],
+        bin_counts=[int(c) for c in bins],
     )
 
 
-def categorical_profile(column: pd.Series) -> CategoricalProfile:
-    counts = column.dropna().astype(str).value_counts()
-    frequencies = {str(k): int(v) for k, v in counts.iloc[:MAX_CATEGORIES].items()}
-    if len(counts) > MAX_CATEGORIES:
+def categorical_profile(frequencies: Mapping[str, int], *, missing: int) -> CategoricalProfile:
+    """The profile of a text column from its value counts (in order of first appearance)."""
+    ranked = sorted(frequencies.items(), key=lambda item: -item[1])  # stable: ties in order of appearance
+    shown = dict(ranked[:MAX_CATEGORIES])
+    if len(ranked) > MAX_CATEGORIES:
         # The long tail is lumped so a high-cardinality column cannot bloat the profile.
-        frequencies[OTHER_CATEGORY] = int(counts.iloc[MAX_CATEGORIES:].sum())
-    return CategoricalProfile(count=int(counts.sum()), missing=int(column.isna().sum()), frequencies=frequencies)
+        shown[OTHER_CATEGORY] = sum(count for _, count in ranked[MAX_CATEGORIES:])
+    return CategoricalProfile(count=sum(frequencies.values()), missing=missing, frequencies=shown)
+
+
+def frequencies_of(column: pd.Series) -> dict[str, int]:
+    counts = column.dropna().astype(str).value_counts(sort=False)
+    return {str(value): int(count) for value, count in counts.items()}
 
 
 def profile_frame(frame: pd.DataFrame, features: Sequence[str]) -> DatasetProfile:
-    return DatasetProfile(
-        rows=len(frame),
-        features={
-            name: numeric_profile(frame[name]) if is_numeric(frame[name]) else categorical_profile(frame[name])
-            for name in features
-        },
-    )
+    """The profile of a frame held in memory."""
+    profiles: dict[str, FeatureProfile] = {}
+    for name in features:
+        column = frame[name]
+        missing = int(column.isna().sum())
+        if is_numeric(column):
+            values = as_floats(column.dropna())
+            count = values.size
+            profiles[name] = numeric_profile(exact.held(values), count=count, missing=missing, gather=count)
+        else:
+            profiles[name] = categorical_profile(frequencies_of(column), missing=missing)
+    return DatasetProfile(rows=len(frame), features=profiles)
 
 
-def feature_type(column: pd.Series) -> FeatureType:
-    if pd.api.types.is_bool_dtype(column):
+def type_of(dtype: Dtype) -> FeatureType:
+    if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
-    if pd.api.types.is_integer_dtype(column):
+    if pd.api.types.is_integer_dtype(dtype):
         return "integer"
-    if is_numeric(column):
+    if is_numeric_dtype(dtype):
         return "number"
     return "category"
+
+
+def schema_of(
+    name: str,
+    dtype: Dtype,
+    *,
+    nullable: bool,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    categories: Collection[str] = (),
+) -> FeatureSchema:
+    """One input of the model: a number with its observed range, or a category with every value seen."""
+    kind = type_of(dtype)
+    if kind in ("integer", "number"):
+        return FeatureSchema(name=name, type=kind, minimum=minimum, maximum=maximum, nullable=nullable)
+    return FeatureSchema(name=name, type=kind, categories=sorted(categories), nullable=nullable)
 
 
 def feature_schema(frame: pd.DataFrame, features: Sequence[str], *, nullable: Collection[str]) -> list[FeatureSchema]:
@@ -90,19 +135,12 @@ def feature_schema(frame: pd.DataFrame, features: Sequence[str], *, nullable: Co
     schema = []
     for name in features:
         column = frame[name]
-        kind = feature_type(column)
-        if kind in ("integer", "number"):
-            observed = column.dropna()
-            schema.append(
-                FeatureSchema(
-                    name=name,
-                    type=kind,
-                    minimum=float(observed.min()) if observed.size else None,
-                    maximum=float(observed.max()) if observed.size else None,
-                    nullable=name in nullable,
-                )
-            )
+        observed = column.dropna()
+        if type_of(column.dtype) in ("integer", "number"):
+            values = as_floats(observed)
+            low, high = (float(values.min()), float(values.max())) if values.size else (None, None)
+            schema.append(schema_of(name, column.dtype, nullable=name in nullable, minimum=low, maximum=high))
         else:
-            categories = sorted(column.dropna().astype(str).unique().tolist())
-            schema.append(FeatureSchema(name=name, type=kind, categories=categories, nullable=name in nullable))
+            categories = observed.astype(str).unique().tolist()
+            schema.append(schema_of(name, column.dtype, nullable=name in nullable, categories=categories))
     return schema

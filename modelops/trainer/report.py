@@ -1,9 +1,9 @@
 """The HTML report stored with each dataset version: one self-contained page.
 
 Plots are PNGs inlined as base64 so the page renders anywhere (an S3 console,
-a browser on a downloaded file) without fetching anything. Large frames are
-sampled for the plots only; the numbers in the tables come from the profile,
-which covers every row.
+a browser on a downloaded file) without fetching anything. They are drawn from a
+seeded sample of the rows (`plot_rows`); the numbers in the tables come from the
+profile, which covers every row.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from modelops.artifacts.metadata import OTHER_CATEGORY, CategoricalProfile, DatasetProfile, NumericProfile
@@ -22,6 +23,14 @@ from modelops.trainer.cleaning import is_numeric
 MAX_HISTOGRAMS = 36
 MAX_CORRELATION_COLUMNS = 30
 PLOT_SAMPLE_ROWS = 50_000
+
+
+def plot_rows(rows: int, *, limit: int = PLOT_SAMPLE_ROWS) -> npt.NDArray[np.int64]:
+    """Which of `rows` rows (numbered in order) the plots show: all, or a seeded sample of `limit`, sorted."""
+    if rows <= limit:
+        return np.arange(rows, dtype=np.int64)
+    return np.sort(np.random.default_rng(0).choice(rows, size=limit, replace=False)).astype(np.int64)
+
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -117,21 +126,24 @@ def render_report(
     *,
     title: str,
     source: str,
-    frame: pd.DataFrame,
+    sample: pd.DataFrame,
+    rows: int,
     raw_missing: Mapping[str, float],
     profile: DatasetProfile,
     target: str | None,
     quality: Mapping[str, int],
 ) -> str:
-    """The report page for a cleaned frame; `raw_missing` is the missing fraction per column as ingested."""
+    """The report page for cleaned data of `rows` rows, plotted from `sample` (its `plot_rows`).
+
+    `raw_missing` is the missing fraction per column as ingested.
+    """
     import jinja2
     import matplotlib
 
     matplotlib.use("Agg")  # no display in a Job; must precede pyplot's import
     import matplotlib.pyplot as plt
 
-    sample = frame.sample(PLOT_SAMPLE_ROWS, random_state=0) if len(frame) > PLOT_SAMPLE_ROWS else frame
-    numeric_columns = [c for c in frame.columns if is_numeric(frame[c])]
+    numeric_columns = [c for c in sample.columns if is_numeric(sample[c])]
     plots: list[tuple[str, str]] = []
     if numeric_columns:
         plots.append(("Histograms", _histograms(sample, numeric_columns, plt)))
@@ -146,8 +158,8 @@ def render_report(
     return template.render(
         title=title,
         source=source,
-        rows=len(frame),
-        columns=len(frame.columns),
+        rows=rows,
+        columns=len(sample.columns),
         target=target,
         quality=dict(quality),
         numeric=numeric,

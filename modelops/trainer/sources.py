@@ -1,4 +1,4 @@
-"""Read a Dataset's source into a DataFrame: builtin, url, s3, configMap (mounted file), pvc.
+"""Open a Dataset's source for reading batch by batch: builtin, url, s3, configMap (mounted file), pvc.
 
 Failures are classified here: a missing or unparsable source is bad input,
 a refused connection or a server error is transient. A local path must stay under its mount,
@@ -8,11 +8,14 @@ the operator's `SourceLimits` (`modelops.trainer.tables`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -24,9 +27,10 @@ from modelops.artifacts.errors import (
 )
 from modelops.artifacts.store import s3_filesystem, translate_errors
 from modelops.contract.jobs import PVC_ROOT, SOURCE_DIR, SourceLimits
+from modelops.trainer.columns import as_text
 from modelops.trainer.errors import SourceError, TransientError
 from modelops.trainer.fetch import check_endpoint, download
-from modelops.trainer.tables import format_of, over_limit, read_table
+from modelops.trainer.tables import TableFile, format_of, open_table, over_limit
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,31 @@ class SourceLocations:
     source_dir: str = field(default_factory=lambda: os.environ.get("MODELOPS_SOURCE_DIR", SOURCE_DIR))
     pvc_root: str = field(default_factory=lambda: os.environ.get("MODELOPS_PVC_ROOT", PVC_ROOT))
     source_file: str | None = None  # CLI override: read this file whatever the spec says
+
+
+class Table(Protocol):
+    """A source opened for reading: its columns, then its rows batch by batch."""
+
+    def column_names(self) -> list[str]: ...
+
+    def batches(self, columns: Sequence[str], *, text: Collection[str], cells: int) -> Iterator[pd.DataFrame]: ...
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """A table already in memory (the small datasets bundled with scikit-learn)."""
+
+    frame: pd.DataFrame
+
+    def column_names(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def batches(self, columns: Sequence[str], *, text: Collection[str], cells: int) -> Iterator[pd.DataFrame]:
+        frame = self.frame.set_axis(self.column_names(), axis=1)[list(columns)]
+        frame = frame.assign(**{name: as_text(frame[name]) for name in text})
+        size = max(1, cells // max(1, len(columns)))
+        for start in range(0, max(1, len(frame)), size):
+            yield frame.iloc[start : start + size]
 
 
 def load_builtin(name: BuiltinName) -> pd.DataFrame:
@@ -75,21 +104,21 @@ def contained(root: str, relative: str, *, field: str) -> Path:
     return path
 
 
-def read_local(path: Path, fmt: FileFormat | None, where: str, limits: SourceLimits) -> pd.DataFrame:
+def read_local(path: Path, fmt: FileFormat | None, where: str, limits: SourceLimits) -> TableFile:
     if not path.is_file():
         raise SourceError(f"source file not found: {where}")
-    return read_table(path, format_of(str(path), fmt), where, limits)
+    return open_table(path, format_of(str(path), fmt), where, limits)
 
 
-def read_url(source: UrlSource, scratch: Path, limits: SourceLimits) -> pd.DataFrame:
+def read_url(source: UrlSource, scratch: Path, limits: SourceLimits) -> TableFile:
     url = source.url  # http(s): the API model's pattern
     path = scratch / "download"
     size = download(url, path, limits)
     log.info("downloaded %d bytes from %s", size, url)
-    return read_table(path, format_of(url, source.format), url, limits)
+    return open_table(path, format_of(url, source.format), url, limits)
 
 
-def read_s3(source: S3Source, scratch: Path, limits: SourceLimits) -> pd.DataFrame:
+def read_s3(source: S3Source, scratch: Path, limits: SourceLimits) -> TableFile:
     uri = f"s3://{source.bucket}/{source.key}"
     path = scratch / "object"
     if source.endpoint is not None:  # the spec's endpoint, unlike the operator's, is the user's choice
@@ -107,29 +136,35 @@ def read_s3(source: S3Source, scratch: Path, limits: SourceLimits) -> pd.DataFra
         raise SourceError(f"access denied to source {uri}: check the credentials") from e
     except StorageUnavailableError as e:
         raise TransientError(str(e)) from e
-    return read_table(path, format_of(source.key, source.format), uri, limits)
+    return open_table(path, format_of(source.key, source.format), uri, limits)
 
 
-def load_source(source: DataSource, where: SourceLocations, limits: SourceLimits) -> tuple[pd.DataFrame, str]:
-    """The raw frame and a one-line description of where it came from."""
+@contextlib.contextmanager
+def open_source(source: DataSource, where: SourceLocations, limits: SourceLimits) -> Iterator[tuple[Table, str]]:
+    """The source opened for reading, and a one-line description of where it came from.
+
+    A remote source is downloaded to a scratch file first (parsing streams from disk, never from a
+    buffer), which lives as long as the context.
+    """
     if where.source_file is not None:
-        return read_local(Path(where.source_file), None, where.source_file, limits), f"file:{where.source_file}"
-    if source.builtin is not None:
-        return load_builtin(source.builtin.name), f"builtin:{source.builtin.name}"
-    if source.config_map is not None:
+        yield read_local(Path(where.source_file), None, where.source_file, limits), f"file:{where.source_file}"
+    elif source.builtin is not None:
+        yield FrameTable(load_builtin(source.builtin.name)), f"builtin:{source.builtin.name}"
+    elif source.config_map is not None:
         cm = source.config_map
         described = f"configMap:{cm.name}/{cm.key}"
         path = contained(where.source_dir, cm.key, field="spec.source.configMap.key")
-        return read_local(path, cm.format, described, limits), described
-    if source.pvc is not None:
+        yield read_local(path, cm.format, described, limits), described
+    elif source.pvc is not None:
         pvc = source.pvc
         described = f"pvc:{pvc.claim_name}/{pvc.path}"
         path = contained(str(Path(where.pvc_root) / pvc.claim_name), pvc.path, field="spec.source.pvc.path")
-        return read_local(path, pvc.format, described, limits), described
-    # Remote sources land in a scratch file first: parsing streams from disk, never from a buffer.
-    with tempfile.TemporaryDirectory(prefix="modelops-source-") as scratch:
-        if source.url is not None:
-            return read_url(source.url, Path(scratch), limits), source.url.url
-        assert source.s3 is not None  # DataSource guarantees exactly one kind
-        s3 = source.s3
-        return read_s3(s3, Path(scratch), limits), f"s3://{s3.bucket}/{s3.key}"
+        yield read_local(path, pvc.format, described, limits), described
+    else:
+        with tempfile.TemporaryDirectory(prefix="modelops-source-") as scratch:
+            if source.url is not None:
+                yield read_url(source.url, Path(scratch), limits), source.url.url
+            else:
+                assert source.s3 is not None  # DataSource guarantees exactly one kind
+                s3 = source.s3
+                yield read_s3(s3, Path(scratch), limits), f"s3://{s3.bucket}/{s3.key}"

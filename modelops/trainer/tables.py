@@ -1,15 +1,19 @@
-"""Parse a source file (CSV or Parquet) into a DataFrame within the operator's limits.
+"""Parse a source file (CSV or Parquet) batch by batch within the operator's limits.
 
 The shape is checked before the data is parsed: the file's size, then its column count (a
 Parquet footer says it; a CSV's header line is scanned, a few KiB at a time, and never held whole),
-then rows while parsing, chunk by chunk. A file of 100k columns costs a header scan, not gigabytes.
+then rows while parsing, batch by batch. A file of 100k columns costs a header scan, not gigabytes,
+and a file of any length costs one batch of memory at a time.
 Errors name the file, the limit and the setting; never a value from the file: the message reaches
 the Dataset's status, and the file may be anything a path or a URL can point at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +22,6 @@ from modelops.api.dataset import FileFormat
 from modelops.contract.jobs import SOURCE_ENV_PREFIX, SourceLimits
 from modelops.trainer.errors import SourceError
 
-# Cells per parsed CSV chunk: the tokenizer's buffers cost about three times the chunk, so a wide
-# file gets proportionally fewer rows per chunk (see bench/training).
-CSV_CHUNK_CELLS = 4_000_000
 _SCAN_BYTES = 1 << 16
 _LINE = re.compile(r"line (\d+)")
 
@@ -75,47 +76,92 @@ def _parse_error(where: str, fmt: FileFormat, e: BaseException) -> SourceError:
     return SourceError(f"source {where} is not valid {fmt.upper()} ({detail})")
 
 
-def _read_csv(path: Path, where: str, limits: SourceLimits) -> pd.DataFrame:
-    columns = csv_columns(path, where, limits.max_columns)
-    chunks: list[pd.DataFrame] = []
-    rows = 0
-    with pd.read_csv(path, chunksize=max(1, CSV_CHUNK_CELLS // columns)) as reader:
-        for chunk in reader:
-            rows += len(chunk)
-            if rows > limits.max_rows:
-                raise over_limit(where, f"more than {limits.max_rows} rows", "MAX_ROWS")
-            chunks.append(chunk)
-    if len(chunks) == 1:
-        return chunks[0]
-    frame = pd.concat(chunks, ignore_index=True)
-    del chunks
-    return frame
+@dataclass(frozen=True)
+class TableFile:
+    """A source file checked against the limits, ready to be read batch by batch."""
+
+    path: Path
+    format: FileFormat
+    where: str  # names the source in errors: the spec's words, never the file's
+    limits: SourceLimits
+
+    def column_names(self) -> list[str]:
+        """The columns in the file's order (a CSV's repeated names get pandas' suffixes: a, a.1).
+
+        Refuses a file wider, or a Parquet file longer, than the limits before parsing anything.
+        """
+        with _parsing(self):
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
+
+                metadata = pq.read_metadata(self.path)  # the footer alone
+                if metadata.num_columns > self.limits.max_columns:
+                    what = f"{metadata.num_columns} columns, more than {self.limits.max_columns}"
+                    raise over_limit(self.where, what, "MAX_COLUMNS")
+                if metadata.num_rows > self.limits.max_rows:
+                    what = f"{metadata.num_rows} rows, more than {self.limits.max_rows}"
+                    raise over_limit(self.where, what, "MAX_ROWS")
+                return [str(name) for name in metadata.schema.to_arrow_schema().names]
+            csv_columns(self.path, self.where, self.limits.max_columns)
+            return [str(name) for name in pd.read_csv(self.path, nrows=0).columns]
+
+    def batches(self, columns: Sequence[str], *, text: Collection[str], cells: int) -> Iterator[pd.DataFrame]:
+        """`columns` (checked by `column_names`) in batches of about `cells` values; the `text` columns
+        as their text, never as numbers."""
+        with _parsing(self):
+            if self.format == "parquet":
+                yield from self._parquet(columns, text, cells)
+            else:
+                yield from self._csv(columns, text, cells)
+
+    def _csv(self, columns: Sequence[str], text: Collection[str], cells: int) -> Iterator[pd.DataFrame]:
+        # The tokenizer splits every field of a line: the batch is sized by the file's width.
+        width = csv_columns(self.path, self.where, self.limits.max_columns)
+        rows = 0
+        dtype = dict.fromkeys(text, str)
+        # Every column is parsed, read or not (no `usecols`): with it, pandas lets a line with too many
+        # fields through instead of refusing the file.
+        with pd.read_csv(self.path, dtype=dtype, chunksize=max(1, cells // width)) as reader:
+            for batch in reader:
+                rows += len(batch)
+                if rows > self.limits.max_rows:
+                    raise over_limit(self.where, f"more than {self.limits.max_rows} rows", "MAX_ROWS")
+                yield batch[list(columns)]
+
+    def _parquet(self, columns: Sequence[str], text: Collection[str], cells: int) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        size = max(1, cells // max(1, len(columns)))
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=size, columns=list(columns)):
+            arrays = []
+            for name, array in zip(batch.schema.names, batch.columns, strict=True):
+                if pa.types.is_dictionary(array.type):
+                    # Decoded: each batch of a dictionary column has its own categories.
+                    array = array.dictionary_decode()
+                arrays.append(array.cast(pa.string()) if name in text else array)
+            yield pa.RecordBatch.from_arrays(arrays, names=batch.schema.names).to_pandas()
 
 
-def _read_parquet(path: Path, where: str, limits: SourceLimits) -> pd.DataFrame:
-    import pyarrow.parquet as pq
+@contextlib.contextmanager
+def _parsing(table: TableFile) -> Iterator[None]:
+    """Turns the parsers' errors into SourceErrors that never quote the file."""
+    try:
+        yield
+    except SourceError:
+        raise
+    except (ValueError, UnicodeDecodeError, OSError) as e:
+        # pandas' ParserError/EmptyDataError and pyarrow's ArrowInvalid are ValueErrors; pyarrow
+        # reports a corrupt Parquet file as an OSError.
+        raise _parse_error(table.where, table.format, e) from e
 
-    metadata = pq.read_metadata(path)  # the footer alone
-    if metadata.num_columns > limits.max_columns:
-        raise over_limit(where, f"{metadata.num_columns} columns, more than {limits.max_columns}", "MAX_COLUMNS")
-    if metadata.num_rows > limits.max_rows:
-        raise over_limit(where, f"{metadata.num_rows} rows, more than {limits.max_rows}", "MAX_ROWS")
-    return pd.read_parquet(path)
 
-
-def read_table(path: Path, fmt: FileFormat, where: str, limits: SourceLimits) -> pd.DataFrame:
-    """The file's rows; `where` names the source in errors (the spec's words, never the file's)."""
+def open_table(path: Path, fmt: FileFormat, where: str, limits: SourceLimits) -> TableFile:
+    """The file at `path`, refused when it is larger than the limits allow."""
     try:
         size = path.stat().st_size
     except OSError as e:
         raise SourceError(f"cannot read source {where} ({type(e).__name__})") from e
     if size > limits.max_bytes:
         raise over_limit(where, f"{size} bytes, more than {limits.max_bytes}", "MAX_BYTES")
-    try:
-        return _read_parquet(path, where, limits) if fmt == "parquet" else _read_csv(path, where, limits)
-    except SourceError:
-        raise
-    except (ValueError, UnicodeDecodeError, OSError) as e:
-        # pandas' ParserError/EmptyDataError and pyarrow's ArrowInvalid are ValueErrors; pyarrow
-        # reports a corrupt Parquet file as an OSError.
-        raise _parse_error(where, fmt, e) from e
+    return TableFile(path, fmt, where, limits)

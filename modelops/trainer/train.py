@@ -12,8 +12,10 @@ import functools
 import importlib.metadata
 import logging
 import platform
+import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ import pandas as pd
 
 import modelops
 from modelops.api.trainingrun import TrainingRunSpec
-from modelops.artifacts.dataset_format import ColumnCleaning, LoadedDataset, dataset_reldir, load_dataset
+from modelops.artifacts.dataset_format import ColumnCleaning, LoadedDataset, dataset_reldir, fetch_dataset
 from modelops.artifacts.metadata import FeatureSchema, ModelMetadata, OnnxExport, Task
 from modelops.artifacts.model_format import MODEL_FILE, ONNX_FILE, load_model_from, model_reldir, save_model
 from modelops.artifacts.signing import public_key_fingerprint
@@ -34,6 +36,7 @@ from modelops.trainer.gates import apply_gates, check_gate_names
 from modelops.trainer.metrics import evaluate, headline
 from modelops.trainer.pipeline import MODEL_STEP, build_pipeline
 from modelops.trainer.profiling import profile_frame
+from modelops.trainer.sampling import Sample, sample_rows
 from modelops.trainer.splitting import Splits, split_data
 from modelops.trainer.targets import check_classes, check_finite, check_target
 from modelops.trainer.trials import gather, read_shard, shard_reldir, write_shard
@@ -146,6 +149,7 @@ def _result_from(
         best_hyperparameters=best,
         trials=trials,
         code_version=metadata.libraries.get("modelops"),
+        sample=metadata.metrics.get("sample"),
     )
 
 
@@ -153,8 +157,8 @@ def _metrics(pipeline: Any, splits: Splits, task: Task) -> dict[str, dict[str, A
     return {name: evaluate(pipeline, split.X, split.y, task) for name, split in splits.items()}
 
 
-def _load(store: ArtifactStore, spec: TrainingRunSpec) -> tuple[Algorithm, LoadedDataset]:
-    """The algorithm (checked against the spec before any data is read) and the dataset version."""
+def _load(store: ArtifactStore, spec: TrainingRunSpec) -> tuple[Algorithm, LoadedDataset, Sample | None]:
+    """The algorithm (checked against the spec before any data is read), the dataset version and its sample."""
     algorithm = get_algorithm(spec.model.algorithm)
     if spec.task is not None:
         check_task(algorithm, spec.task)
@@ -163,9 +167,11 @@ def _load(store: ArtifactStore, spec: TrainingRunSpec) -> tuple[Algorithm, Loade
         )
     dataset_name = spec.dataset_ref.name
     dataset_version = resolve_dataset(store, dataset_name, spec.dataset_ref.version)
-    loaded = load_dataset(store, dataset_reldir(dataset_name, dataset_version))
+    loaded, sample = load_for_training(store, dataset_reldir(dataset_name, dataset_version), spec, algorithm)
     log.info("loaded dataset %s@%s (%d rows)", dataset_name, dataset_version, len(loaded.frame))
-    return algorithm, loaded
+    if sample is not None:
+        log.info("training on a seeded sample of %d of %d rows (spec.split.maxRows)", sample.rows.size, sample.of)
+    return algorithm, loaded, sample
 
 
 def run_train(
@@ -187,7 +193,7 @@ def run_train(
     signing = _Signing(signing_key, public_key_fingerprint(signing_key)) if signing_key is not None else None
     if tuning_shards is not None and spec.tuning is None:
         raise SpecError("--tuning-shards: the spec has no tuning section, so there are no trials to pick from")
-    algorithm, loaded = _load(store, spec)
+    algorithm, loaded, sample = _load(store, spec)
     return _train_on(
         name=name,
         store=store,
@@ -197,6 +203,7 @@ def run_train(
         n_jobs=n_jobs,
         signing=signing,
         tuning_shards=tuning_shards,
+        sample=sample,
     )
 
 
@@ -208,7 +215,8 @@ def run_tune(
         raise SpecError("spec.tuning: tune runs a hyperparameter search and the spec has none")
     if not 0 <= shard < shards:
         raise SpecError(f"--shard: {shard} is not one of the {shards} shards (0..{shards - 1})")
-    algorithm, loaded = _load(store, spec)
+    # The same seeded sample as the train step's: the trials are scored on the data it refits on.
+    algorithm, loaded, _ = _load(store, spec)
     plan = _plan(loaded, algorithm, spec, signer=None)
     search = plan.search
     assert search is not None  # the spec has tuning
@@ -231,6 +239,34 @@ def run_tune(
         uri=store.uri(shard_reldir(name, search.key, shard, shards)),
         reused=reused,
     )
+
+
+def load_for_training(
+    store: ArtifactStore, reldir: str, spec: TrainingRunSpec, algorithm: Algorithm
+) -> tuple[LoadedDataset, Sample | None]:
+    """The dataset's features and target, nothing else; only a seeded sample of its rows beyond `spec.split.maxRows`.
+
+    The sample is drawn from the label column alone (stratified where the split is), then only
+    the sampled rows are read, so memory follows the limit rather than the dataset.
+    """
+    with tempfile.TemporaryDirectory(prefix="modelops-dataset-") as scratch:
+        fetched = fetch_dataset(store, reldir, Path(scratch))
+        manifest = fetched.manifest
+        target = manifest.target
+        needed = [*manifest.features, *([target] if target is not None else [])]
+        limit = spec.split.max_rows
+        sample = None
+        if limit is not None and manifest.rows > limit:
+            labels = None
+            if target is not None:
+                y = fetched.read([target])[target]
+                task = spec.task or infer_task(algorithm, target, y)
+                stratify = task == "classification" if spec.split.stratify is None else spec.split.stratify
+                labels = y if stratify and task == "classification" else None
+                del y
+            sample = sample_rows(manifest.rows, limit, seed=spec.split.seed, labels=labels)
+        frame = fetched.read(needed, sample.rows.tolist() if sample is not None else None)
+    return LoadedDataset(manifest=manifest, frame=frame, profile=fetched.profile, uri=fetched.uri), sample
 
 
 @dataclass(frozen=True)
@@ -298,7 +334,8 @@ def _plan(loaded: LoadedDataset, algorithm: Algorithm, spec: TrainingRunSpec, si
         "task": task,
         "algorithm": algorithm.name,
         "hyperparameters": hyperparameters,
-        "split": spec.split.model_dump(mode="json"),
+        # maxRows only when set, so that versions trained on all rows keep the identifiers they had.
+        "split": spec.split.model_dump(mode="json", exclude={"max_rows"} if spec.split.max_rows is None else None),
         # How many pods ran the trials changes where they ran, not what they found.
         "tuning": spec.tuning.model_dump(mode="json", exclude={"parallelism"}) if spec.tuning else None,
         "features": features,
@@ -365,6 +402,7 @@ def _train_on(
     n_jobs: int | None,
     signing: _Signing | None,
     tuning_shards: int | None,
+    sample: Sample | None,
 ) -> TrainResult:
     plan = _plan(loaded, algorithm, spec, signing.fingerprint if signing else None)
     reldir = model_reldir(name, plan.version)
@@ -400,6 +438,8 @@ def _train_on(
         log.info("fitting %s on %d rows", algorithm.name, len(train.X))
         pipeline = _fit(pipeline, train.X, y_train)
     metrics = {**_metrics(pipeline, plan.splits, plan.task), **cv_metrics}
+    if sample is not None:
+        metrics["sample"] = sample.metrics()
 
     metadata = ModelMetadata(
         name=name,

@@ -179,7 +179,7 @@ def follow(tr: TrainingRun, outcome: JobOutcome, now: dt.datetime, image: str) -
     printed = score(tr, result.task, dict(result.metrics))
     plan.status = plan.status.model_copy(
         update={
-            "metrics": {"test": dict(result.metrics)},
+            "metrics": {"test": dict(result.metrics), **({"sample": dict(result.sample)} if result.sample else {})},
             "score": printed,
             "best_hyperparameters": dict(result.best_hyperparameters) or None,
             "trials": Trials(done=result.trials, total=result.trials),
