@@ -10,16 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kubernetes.utils.quantity import parse_quantity
+
 from modelops.api.dataset import DatasetSpec
 from modelops.api.objects import ApiObject, Dataset, TrainingRun
 from modelops.contract.jobs import (
     EXIT_BAD_INPUT,
+    MIN_PREPARE_MEMORY_BYTES,
     PVC_ROOT,
     SIGNING_KEY_DIR,
     SIGNING_KEY_FILE,
     SOURCE_DIR,
     TERMINATION_MESSAGE_PATH,
     PrepareJobArgs,
+    PrepareLimits,
     SourceLimits,
     TrainJobArgs,
     TuneJobArgs,
@@ -153,11 +157,23 @@ def _job(
     }
 
 
+def prepare_limits(job_resources: Manifest) -> PrepareLimits:
+    """What `prepare` works within: half the Job's memory limit, the other half for the interpreter,
+    its libraries and what the budget does not count; the trainer's default without a limit."""
+    limit = job_resources.get("limits", {}).get("memory")
+    if limit is None:
+        return PrepareLimits()
+    limit_bytes = int(parse_quantity(limit))  # type: ignore[no-untyped-call]  # the client ships no hints
+    return PrepareLimits(memory_bytes=max(MIN_PREPARE_MEMORY_BYTES, limit_bytes // 2))
+
+
 def prepare_job(ds: Dataset, run: JobRun, settings: OperatorSettings) -> Manifest:
     """The Job that ingests, cleans, checks and versions a Dataset's data."""
     args = PrepareJobArgs(namespace=ds.namespace, name=ds.name, store=settings.store, spec=ds.spec)
     job_name = naming.prepare_job_name(ds.name, run)
-    return _job(ds, job_name, "prepare", args.argv(), settings, source_access(ds.spec, settings.source_limits))
+    access = source_access(ds.spec, settings.source_limits)
+    memory = prepare_limits(resources(ds.spec.resources, settings.job_resources))
+    return _job(ds, job_name, "prepare", args.argv(), settings, replace(access, env={**access.env, **memory.env()}))
 
 
 def _training_fields(tr: TrainingRun, dataset_version: str, settings: OperatorSettings) -> dict[str, Any]:

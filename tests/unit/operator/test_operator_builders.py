@@ -11,7 +11,7 @@ from modelops.api.common import ModelVersion
 from modelops.api.modeldeployment import DriftMonitoring
 from modelops.api.objects import ModelDeployment
 from modelops.api.trainingrun import TrainingRunSpec
-from modelops.contract.jobs import PrepareJobArgs, SourceLimits, TrainJobArgs
+from modelops.contract.jobs import MIN_PREPARE_MEMORY_BYTES, PrepareJobArgs, PrepareLimits, SourceLimits, TrainJobArgs
 from modelops.operator import naming
 from modelops.operator.builders.deployment import serving_contract, serving_deployment
 from modelops.operator.builders.hpa import quantity, serving_hpa
@@ -120,6 +120,20 @@ def test_prepare_jobs_get_the_source_limits_the_operator_was_given(
 
     assert SourceLimits.from_env(environment) == limited.source_limits
     assert environment["MODELOPS_SOURCE_ALLOWED_HOSTS"] == "10.0.0.0/8,data.internal"
+
+
+@pytest.mark.parametrize(
+    ("limit", "budget"), [("4Gi", 2 * 1024**3), ("2Gi", 1024**3), ("700Mi", MIN_PREPARE_MEMORY_BYTES)]
+)
+def test_prepare_works_within_half_the_memory_limit_of_its_job(
+    settings: OperatorSettings, limit: str, budget: int
+) -> None:
+    ds = dataset("big", {**DS_SPEC, "resources": {"limits": {"memory": limit}}})
+    container = container_of(prepare_job(ds, JobRun(1, 0), settings))
+    environment = {e["name"]: e["value"] for e in container["env"]}
+
+    assert container["resources"]["limits"]["memory"] == limit
+    assert PrepareLimits.from_env(environment).memory_bytes == budget  # what the trainer's CLI reads
 
 
 def test_only_train_jobs_mount_the_signing_key_and_serving_pods_get_the_public_keys(
