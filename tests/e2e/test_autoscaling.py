@@ -53,6 +53,7 @@ class Case:
     workers: int
     pause: float
     rows: int
+    cpu_limit: str | None = None
 
     @property
     def name(self) -> str:
@@ -67,8 +68,9 @@ CASES = [
     Case("requestsPerSecond", 2, workers=2, pause=0.1, rows=1),
     # four requests of 200 rows always in flight against 1 per pod
     Case("inflight", 1, workers=4, pause=0.0, rows=200),
-    # requests of 200 rows, back to back from two clients, against a p95 of 50 ms
-    Case("latencyP95", 0.05, workers=2, pause=0.0, rows=200),
+    # requests of 1,000 rows, back to back from two clients, against a p95 of 50 ms; the CPU limit
+    # makes them slow on any machine (throttled once its quota is spent), one row a second not
+    Case("latencyP95", 0.05, workers=2, pause=0.0, rows=1000, cpu_limit="200m"),
     # ~15 requests/s of 20 rows against 50% of the pod's 100m CPU request
     Case("cpu", 50, workers=2, pause=0.05, rows=20),
 ]
@@ -91,7 +93,10 @@ def model_deployment(case: Case, run: str) -> dict[str, Any]:
             "model": {"trainingRunRef": {"name": run}},
             "replicas": {"min": MIN, "max": MAX},
             "autoscaling": {"metric": case.metric, "target": case.target},
-            "resources": {"requests": {"cpu": "100m", "memory": "200Mi"}, "limits": {"memory": "512Mi"}},
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "200Mi"},
+                "limits": {"memory": "512Mi", **({"cpu": case.cpu_limit} if case.cpu_limit else {})},
+            },
         },
     }
 

@@ -123,8 +123,9 @@ class Controller:
             if not self.ctx.cache.observe(plural, manifest):
                 return  # older than what we already know
             # Our own status write coming back is nothing new for the object itself, but it may be
-            # what its dependents wait for (a Dataset turned Ready, a TrainingRun Succeeded).
-            if not self._is_own_write(key, meta):
+            # what its dependents wait for (a Dataset turned Ready, a TrainingRun Succeeded). An object
+            # we created (a retraining's TrainingRun) still needs its first reconcile.
+            if not self._is_own_write(key, meta) or event.get("type") == "ADDED":
                 self.queue.add(key)
             self._wake_dependents(plural, manifest)
 

@@ -116,3 +116,19 @@ def test_our_own_write_that_a_dataset_is_ready_wakes_the_training_runs_waiting_f
 
     assert controller.queue.due(("datasets", "ns", "iris")) is None  # nothing new for the Dataset itself
     assert controller.queue.due(("trainingruns", "ns", "iris-tree")) is not None
+
+
+def test_a_training_run_the_operator_created_is_reconciled_when_its_creation_comes_back(
+    controller: Controller,
+) -> None:
+    retraining = {
+        "apiVersion": "modelops.io/v1alpha1",
+        "kind": "TrainingRun",
+        "metadata": {"name": "iris-retrain-1", "namespace": "ns", "uid": "r", "resourceVersion": "12"},
+        "spec": {"datasetRef": {"name": "iris"}, "model": {"algorithm": "decision_tree"}},
+    }
+    controller.written(("trainingruns", "ns", "iris-retrain-1"), "12")  # what Context.create notes
+
+    controller.own("trainingruns")(event={"type": "ADDED", "object": retraining})
+
+    assert controller.queue.due(("trainingruns", "ns", "iris-retrain-1")) is not None
