@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
 from typing import Any
@@ -33,6 +33,7 @@ Kubectl = Callable[..., CompletedProcess[str]]
 NAMESPACES = ("quickstart", "rollout", "faults", "autoscaling", "loop")
 _DURATIONS: dict[str, float] = {}
 _FIGURES: dict[str, dict[str, Any]] = {}
+OPERATOR_LOG_LINES = 80
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +68,21 @@ def operator(cluster: LocalCluster, kubectl: Kubectl) -> str:
 def figures() -> dict[str, dict[str, Any]]:
     """Where tests record what they measured, by case: reported at the end of the run."""
     return _FIGURES
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with what the operator logged last: a real node fails slowly and
+    once, so the reason has to be in the first run's output."""
+    report: pytest.TestReport = yield
+    kubectl = getattr(item, "funcargs", {}).get("kubectl")
+    if report.failed and call.when == "call" and kubectl is not None:
+        selector = "app.kubernetes.io/name=modelops"
+        logs = kubectl("logs", "-n", OPERATOR_NAMESPACE, "-l", selector, "--tail", str(OPERATOR_LOG_LINES), check=False)
+        report.sections.append(("operator log (last lines)", logs.stdout + logs.stderr))
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
