@@ -13,6 +13,9 @@ on the local cluster of ``make up`` (root; builds what is missing), their figure
 * bad model → rolled back: the same three, once the feedback window has filled.
 
     .venv/bin/python bench/loop/run.py --json bench/loop/results.json
+    # or from the figures of an e2e run that already happened:
+    MODELOPS_E2E_FIGURES=/tmp/figures.json make test
+    .venv/bin/python bench/loop/run.py --figures /tmp/figures.json --json bench/loop/results.json
 """
 
 from __future__ import annotations
@@ -89,16 +92,31 @@ def floors(config: dict[str, Any]) -> dict[str, tuple[float, float]]:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", type=Path, help="write settings, figures and floors here")
-    args = parser.parse_args()
+def run_tests() -> tuple[int, dict[str, Any]]:
+    """Run the e2e tests that measure the reactions; their exit code and figures."""
     with tempfile.TemporaryDirectory() as tmp:
         figures_file = Path(tmp) / "figures.json"
         env = {**os.environ, "MODELOPS_E2E_FIGURES": str(figures_file)}
         tests = ["tests/e2e/test_autoscaling.py", "tests/e2e/test_loop.py"]
         run = subprocess.run([sys.executable, "-m", "pytest", "-m", "e2e", *tests], cwd=ROOT, env=env, check=False)
-        figures = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+        figures: dict[str, Any] = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+    return run.returncode, figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write settings, figures and floors here")
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        help="tabulate the figures an earlier e2e run wrote to $MODELOPS_E2E_FIGURES (e.g. `make test`'s) "
+        "instead of running the tests again",
+    )
+    args = parser.parse_args()
+    if args.figures is not None:
+        returncode, figures = 0, json.loads(args.figures.read_text())
+    else:
+        returncode, figures = run_tests()
     config = settings()
     limits = floors(config)
     print("\n| reaction | measured (s) | floor from the settings (s) |\n|---|---|---|")
@@ -112,7 +130,7 @@ def main() -> int:
     if args.json:
         floors_json = {key: list(value) for key, value in limits.items()}
         args.json.write_text(json.dumps({"settings": config, "figures": figures, "floors": floors_json}, indent=2))
-    return run.returncode
+    return returncode
 
 
 if __name__ == "__main__":
