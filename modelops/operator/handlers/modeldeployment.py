@@ -44,7 +44,9 @@ def _from_spec(ctx: Context, md: ModelDeployment) -> ModelVersion | decide.Unres
 def _retrained(ctx: Context, md: ModelDeployment) -> ModelVersion | None:
     """The model of the retraining run, once it succeeded, when the policy promotes automatically.
 
-    After a rollback, the model it put back (until the next retraining or a change of the spec).
+    Until then (or if it fails), the model served now, which an earlier retraining may have put
+    there: not the spec's. After a rollback, the model it put back (until the next retraining or a
+    change of the spec).
     """
     retraining, policy = md.status.retraining, md.spec.retraining
     if retraining is None:
@@ -54,7 +56,7 @@ def _retrained(ctx: Context, md: ModelDeployment) -> ModelVersion | None:
     if retraining.run is None or policy is None or not policy.auto_promote or policy.policy == "Never":
         return None
     found = decide.from_run(retraining.run, _run(ctx, md.namespace, retraining.run))
-    return found if isinstance(found, ModelVersion) else None
+    return found if isinstance(found, ModelVersion) else md.status.model
 
 
 def resolve(ctx: Context, md: ModelDeployment) -> ModelVersion | decide.Unresolved:
