@@ -7,6 +7,8 @@
 # KUBE_CONTROLLER_MANAGER_BIN, KUBE_SCHEDULER_BIN, KUBECTL_BIN, KWOK_BIN, HELM_BIN)
 # is linked instead of built.
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock build-controlplane
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}

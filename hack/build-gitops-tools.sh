@@ -7,6 +7,8 @@
 # only the first run on a machine pays; prints that directory:
 #   <dir>/kstatus   <dir>/crds/*.yaml
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock build-gitops-tools
 
 CLI_UTILS_VERSION=${CLI_UTILS_VERSION:-v0.37.2}
 KEDA_VERSION=${KEDA_VERSION:-v2.21.0}

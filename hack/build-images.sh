@@ -9,6 +9,8 @@
 # Needs root, buildah and debootstrap (hack/install-node-packages.sh) and the pause binary
 # (hack/build-node.sh).
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock build-images
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")

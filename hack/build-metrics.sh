@@ -10,6 +10,8 @@
 #
 # A binary named by PROMETHEUS_K8S_BIN, PROMETHEUS_ADAPTER_BIN or METRICS_SERVER_BIN is linked instead.
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock build-metrics
 
 # The module proxy serves these versions (it refuses to list the adapter's, so pin one).
 PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-v0.316.0}

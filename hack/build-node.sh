@@ -6,6 +6,8 @@
 #
 # A binary named by KUBELET_BIN, KUBE_PROXY_BIN, COREDNS_BIN or VERSITYGW_BIN is linked instead.
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock build-node
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.14.7}

@@ -6,6 +6,8 @@
 #
 # GOFAKES3_BIN names a prebuilt binary to use instead.
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock build-s3server
 
 GOFAKES3_VERSION=${GOFAKES3_VERSION:-v1.2.0}
 CACHE=${MODELOPS_CACHE:-$HOME/.cache/modelops}

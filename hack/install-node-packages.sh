@@ -3,6 +3,8 @@
 # iptables, conntrack, buildah, debootstrap) with apt-get, once per machine: when every
 # command is already present this costs a few `command -v` calls. Needs root.
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock install-node-packages
 
 PACKAGES=(containerd runc containernetworking-plugins iptables conntrack buildah debootstrap iproute2 util-linux)
 COMMANDS=(containerd containerd-shim-runc-v2 runc /usr/lib/cni/bridge iptables conntrack buildah debootstrap ip nsenter)

@@ -4,6 +4,8 @@
 # nothing outside the cache. PROMETHEUS_DEB_VERSION pins a version (default: apt's candidate);
 # PROMETHEUS_BIN and PROMTOOL_BIN name prebuilt binaries to use instead.
 set -euo pipefail
+# shellcheck source=lib/lock.sh
+source "$(dirname "$0")/lib/lock.sh" && hold_lock install-prometheus
 
 CACHE=${MODELOPS_CACHE:-$HOME/.cache/modelops}
 log() { echo "install-prometheus: $*" >&2; }

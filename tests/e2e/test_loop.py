@@ -1,15 +1,21 @@
-"""The closed loop on the real node: drift → retraining → promotion → rollout, under continuous traffic.
+"""The closed loop on the real node: drift → retraining → promotion → rollout, then a worse model
+promoted and rolled back from the live accuracy its clients report, under continuous traffic.
 
 ModelDeployment ``iris-loop`` serves a decision tree on iris with ``retraining.policy: OnDrift``;
 the operator reads the serving metrics from the cluster's Prometheus. The test only acts as the
-world would: the clients' inputs shift (every feature +3); the operator sees the drift, starts a
-TrainingRun from the template, which runs as a container of the image, promotes it and rolls it
-out, and not one request fails. Every step is read from ``kubectl`` (status, history, Events) and
-from the ``model_version`` of the answers; the reaction times go to the session's figures.
+world would:
 
-The rollback from live accuracy is tested on the test control plane
-(``tests/integration/test_operator_faults.py``), not yet here: on this node a model trained on
-label-shuffled data read a live accuracy of 0.87 and was not rolled back (open in issue #11).
+1. the clients' inputs shift (every feature +3): the operator sees the drift, starts a TrainingRun
+   from the template, which runs as a container, and promotes it; the rollout drops no request;
+2. the Dataset's source is replaced by one whose labels are shuffled (a broken upstream): the next
+   retraining, once the cooldown has passed, trains on it, passes its offline gate (the template
+   sets none) and is promoted;
+3. the inputs are back to normal and the clients send the true labels of what they asked to
+   ``/feedback``: the live accuracy of that model falls under ``performance.min`` and the operator
+   rolls it back on its own.
+
+Every step is read from ``kubectl`` (status, history, Events) and from the ``model_version`` of the
+answers; the reaction times go to the session's figures.
 """
 
 from __future__ import annotations
@@ -69,14 +75,28 @@ def model_deployment() -> dict[str, Any]:
     }
 
 
-def requests_of(shift: float = 0.0) -> dict[str, Any]:
-    """A /predict body of every iris row, each feature + ``shift``.
-
-    All of them: a smaller sample alone would already differ from the training data by chance.
-    """
+def shuffled_iris() -> dict[str, Any]:
+    """iris with its labels shuffled: what a broken upstream would deliver, in a ConfigMap."""
     frame = load_builtin("iris")
+    frame["target"] = frame["target"].sample(frac=1.0, random_state=3).to_numpy()
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "iris-shuffled"},
+        "data": {"iris.csv": frame.to_csv(index=False)},
+    }
+
+
+def requests_of(shift: float = 0.0) -> tuple[dict[str, Any], list[str]]:
+    """A /predict body of every iris row (each feature + ``shift``) and their true labels.
+
+    All of them: a smaller sample alone would already differ from the training data by chance. In
+    a fixed shuffled order: iris is sorted by class, so the live accuracy's window (the last
+    ``performance.window`` labelled rows) would otherwise see one class only.
+    """
+    frame = load_builtin("iris").sample(frac=1.0, random_state=0)
     features = (frame.drop(columns="target") + shift).round(3).to_numpy().tolist()
-    return {"instances": features}
+    return {"instances": features}, frame["target"].tolist()
 
 
 def events(kubectl: Kubectl) -> list[dict[str, Any]]:
@@ -97,19 +117,22 @@ def serving_run(kubectl: Kubectl, run: str) -> bool:
 
 @pytest.fixture(scope="module")
 def served(cluster: LocalCluster, kubectl: Kubectl, operator: str) -> dict[str, Any]:
-    apply_objects(kubectl, NAMESPACE, dataset(), training_run("iris-tree", "decision_tree", {"max_depth": 2}))
+    apply_objects(
+        kubectl, NAMESPACE, dataset(), shuffled_iris(), training_run("iris-tree", "decision_tree", {"max_depth": 2})
+    )
     wait_for("iris-tree Succeeded", has_phase(kubectl, NAMESPACE, "tr", "iris-tree", "Succeeded"), timeout=600)
     apply_objects(kubectl, NAMESPACE, model_deployment())
     wait_for(f"{MODEL} Ready", has_phase(kubectl, NAMESPACE, "md", MODEL, "Ready"), timeout=300)
     return md_status(kubectl)
 
 
-def test_drift_retrains_promotes_and_rolls_out_the_new_model_without_a_failed_request(
+def test_drift_retrains_and_promotes_then_a_worse_model_is_rolled_back_from_live_accuracy(
     cluster: LocalCluster, kubectl: Kubectl, served: dict[str, Any], figures: dict[str, dict[str, Any]]
 ) -> None:
     first = served["model"]["version"]
-    normal = requests_of()
-    shifted = requests_of(SHIFT)
+    normal, _ = requests_of()
+    shifted, _ = requests_of(SHIFT)
+    labelled, labels = requests_of()
     times: dict[str, float] = {}
 
     with ServiceLoad(cluster.network, service_url(kubectl, NAMESPACE, MODEL)) as load:
@@ -123,30 +146,68 @@ def test_drift_retrains_promotes_and_rolls_out_the_new_model_without_a_failed_re
         assert monitored["monitoring"]["driftScore"] < DRIFT_THRESHOLD, monitored["monitoring"]
         assert monitored.get("retraining") is None
 
+        # 1. drift → a retraining, promoted and rolled out
         load.phase("shifted", workers=2, pause=0.2, body=shifted)
         start = time.monotonic()
         retraining = wait_for(
             "a retraining on drift", lambda: (md_status(kubectl).get("retraining") or {}).get("run"), timeout=180
         )
         times["drift_to_retraining_s"] = time.monotonic() - start
+        wait_for(f"{retraining} pinned its data", lambda: status_of(kubectl, NAMESPACE, "tr", retraining).get(
+            "datasetVersion"), timeout=120)  # fmt: skip
+        # 2. the upstream breaks: the Dataset now reads shuffled labels (the running retraining has its version)
+        patch = {"spec": {"source": {"builtin": None, "configMap": {"name": "iris-shuffled", "key": "iris.csv"}}}}
+        kubectl("patch", "datasets", "iris", "-n", NAMESPACE, "--type=merge", "-p", json.dumps(patch))
         wait_for(f"{retraining} served", lambda: serving_run(kubectl, retraining), timeout=600)
         times["retraining_to_served_s"] = time.monotonic() - start - times["drift_to_retraining_s"]
-        time.sleep(3)  # a few answers from the new model
+        second = md_status(kubectl)["model"]["version"]
+
+        # the drift goes on: after the cooldown, the next retraining trains on the broken data
+        worse = wait_for(
+            "the next retraining",
+            lambda: (run := (md_status(kubectl).get("retraining") or {}).get("run")) != retraining and run,
+            timeout=600,
+        )
+        # 3. the shift is over and the clients report the truth. (Were the inputs still shifted, the
+        # worse model's pods would see drift too, and once the cooldown passed a third retraining
+        # would replace it before its live accuracy was judged.)
+        load.phase("feedback", workers=2, pause=0.2, body=labelled, labels=labels)
+        wait_for(f"{worse} served", lambda: serving_run(kubectl, worse), timeout=600)
+        third = md_status(kubectl)["model"]["version"]
+        promoted = time.monotonic()
+        try:
+            wait_for(
+                "the rollback",
+                lambda: (md_status(kubectl).get("retraining") or {}).get("rolledBack"),
+                timeout=300,
+            )
+        except AssertionError as e:
+            status = md_status(kubectl)
+            seen = {key: status.get(key) for key in ("model", "monitoring", "retraining")}
+            raise AssertionError(f"{e}; status: {json.dumps(seen)}; load: {json.dumps(load.stop())}") from e
+        times["promoted_to_rolled_back_s"] = time.monotonic() - promoted
+        wait_for(f"{second} served again", lambda: serving_run(kubectl, retraining), timeout=300)
+        times["promoted_to_previous_served_s"] = time.monotonic() - promoted
+        time.sleep(3)  # a few answers from the restored model
         phases = load.stop()
 
     status = md_status(kubectl)
-    second = status["model"]["version"]
-    assert second != first
-    assert status["retraining"]["run"] == retraining
-    assert [entry["version"] for entry in status["history"]][-2:] == [first, second]
-    assert status_of(kubectl, NAMESPACE, "tr", retraining)["phase"] == "Succeeded"  # a container of the image
+    assert len({first, second, third}) == 3
+    assert status["model"]["version"] == second
+    assert status["retraining"]["restored"]["version"] == second
+    # every model that served, the restored one again last
+    assert [entry["version"] for entry in status["history"]][-4:] == [first, second, third, second]
+    assert status_of(kubectl, NAMESPACE, "tr", worse)["phase"] == "Succeeded"  # it passed its offline gate
     reasons = [event["reason"] for event in events(kubectl)]
-    assert {"Retraining", "Promoted"} <= set(reasons), reasons
-    # the answers: the first model, then the retrained one, and not one request failed on the way
+    assert reasons.count("Retraining") >= 2 and "RolledBack" in reasons, reasons
+    assert {"Promoted"} <= set(reasons), reasons
+    # the answers: the first model, the retrained one, the worse one, then the retrained one again
     assert set(phases["normal"]["versions"]) == {first}
-    assert set(phases["shifted"]["versions"]) == {first, second}
-    assert phases["shifted"]["versions"][second]["last"] > phases["shifted"]["versions"][first]["last"]
-    assert [phase["failed"] for phase in phases.values()] == [0, 0], phases
+    assert {first, second} <= set(phases["shifted"]["versions"])
+    feedback = phases["feedback"]["versions"]
+    assert third in feedback, feedback
+    assert feedback[second]["last"] > feedback[third]["last"], feedback
+    assert [phase["failed"] for phase in phases.values()] == [0, 0, 0], phases
     figures["loop"] = {
         **{name: round(seconds, 1) for name, seconds in times.items()},
         "requests": sum(phase["sent"] for phase in phases.values()),
