@@ -8,17 +8,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: test venv controlplane gitops-tools node lint typecheck unit integration e2e up down crds chart-files clean
+.PHONY: test venv controlplane gitops-tools node node-packages node-binaries images metrics lint typecheck unit integration e2e up down crds chart-files clean
 
-# On a fresh machine the builds take ~25 minutes and lint, type checks, unit and integration tests
-# need no more than the control plane: the builds run in the background (niced, their own process
-# group) while those stages run, and each stage that needs a build waits for it (hack/lib/lock.sh).
-test: venv
+# On a fresh machine the builds take ~25 minutes, and venv, lint, type checks, unit and integration
+# tests need no more than the control plane: the builds run in the background (the image beside
+# the Go builds, niced, in their own process group) while those stages run, and a stage that needs
+# a build waits for it (hack/lib/lock.sh).
+test:
 	@builds=$$(mktemp); \
-	setsid nice -n 10 bash -c '$(MAKE) --no-print-directory controlplane gitops-tools node; rc=$$?; \
-		echo "background builds: $${SECONDS}s, exit $$rc"; exit $$rc' >$$builds 2>&1 & pid=$$!; \
+	setsid nice -n 10 bash -c '$(MAKE) --no-print-directory images & images=$$!; \
+		$(MAKE) --no-print-directory controlplane gitops-tools node-binaries metrics; rc=$$?; \
+		wait $$images || rc=1; echo "background builds: $${SECONDS}s, exit $$rc"; exit $$rc' >$$builds 2>&1 & pid=$$!; \
 	trap 'kill -- -$$pid 2>/dev/null; rm -f $$builds' EXIT; trap 'exit 130' INT TERM; \
-	$(MAKE) --no-print-directory lint typecheck unit integration || exit 1; \
+	$(MAKE) --no-print-directory venv lint typecheck unit integration || exit 1; \
 	wait $$pid; rc=$$?; cat $$builds; \
 	[ $$rc -eq 0 ] || exit $$rc; \
 	$(MAKE) --no-print-directory e2e
@@ -42,10 +44,18 @@ gitops-tools:
 # the real node: Debian's containerd, runc, CNI plugins, buildah (root); kubelet, kube-proxy,
 # CoreDNS, versitygw from Go modules; the image from the Dockerfile; its metrics pipeline (Prometheus,
 # prometheus-adapter, metrics-server from Go modules). Each cached after its first run.
-node: controlplane
+node: controlplane node-packages node-binaries images metrics
+
+node-packages:
 	bash hack/install-node-packages.sh
+
+node-binaries:
 	bash hack/build-node.sh >/dev/null
+
+images: node-packages
 	bash hack/build-images.sh >/dev/null
+
+metrics:
 	bash hack/build-metrics.sh >/dev/null
 
 lint: venv

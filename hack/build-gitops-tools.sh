@@ -4,7 +4,7 @@
 # Prometheus Operator's PodMonitor / ServiceMonitor / PrometheusRule, Argo CD's Application,
 # Flux's Kustomization and GitRepository), each from its project's Go module source tree.
 # Everything is cached under a directory keyed by the versions (and the kstatus source), so
-# only the first run on a machine pays; prints that directory:
+# only the first run on a machine pays (KSTATUS_BIN names a prebuilt kstatus); prints that directory:
 #   <dir>/kstatus   <dir>/crds/*.yaml
 set -euo pipefail
 # shellcheck source=lib/lock.sh
@@ -21,20 +21,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SOURCE_HASH=$(sha256sum "$HERE/kstatus/main.go" | cut -c1-12)
 OUT="$CACHE/gitops/cli-utils-$CLI_UTILS_VERSION-$SOURCE_HASH-keda-$KEDA_VERSION-promop-$PROMETHEUS_OPERATOR_VERSION-argocd-$ARGOCD_VERSION-flux-$FLUX_KUSTOMIZE_VERSION-$FLUX_SOURCE_VERSION"
 
-export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
 log() { echo "build-gitops-tools: $*" >&2; }
 mkdir -p "$OUT/crds"
+# shellcheck source=lib/gobuild.sh
+source "$HERE/lib/gobuild.sh"
 
-if [[ ! -x "$OUT/kstatus" ]]; then
-  log "building kstatus on sigs.k8s.io/cli-utils $CLI_UTILS_VERSION (first run on this machine only)"
-  dir="$OUT/.build-kstatus"
-  rm -rf "$dir" && mkdir -p "$dir" && cp "$HERE/kstatus/main.go" "$dir/"
-  (cd "$dir" && go mod init modelops.local/kstatus >/dev/null 2>&1 \
-    && go get "sigs.k8s.io/cli-utils@$CLI_UTILS_VERSION" >&2 && go mod tidy >&2 \
-    && go build -trimpath -ldflags "-s -w" -o "$OUT/.kstatus.tmp" . >&2)
-  mv "$OUT/.kstatus.tmp" "$OUT/kstatus"
-  rm -rf "$dir"
-fi
+build_main kstatus KSTATUS_BIN "$HERE/kstatus" "sigs.k8s.io/cli-utils@$CLI_UTILS_VERSION"
 
 # crd MODULE@VERSION PATH...: copy files out of a module's source tree (go mod download).
 crd() {

@@ -109,14 +109,15 @@ tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' --exclude=modelops/testin
 
 BASE_KEY=$(echo "$SUITE $BASE_PACKAGES $(sed -n '/^build_base()/,/^}/p' "$0")" | sha256sum | cut -c1-12)
 MODELOPS_KEY=$( (echo "$BASE_KEY"; cd "$CONTEXT" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-12)
-PAUSE_BIN="$(bash "$HERE/build-node.sh")/pause"
-PAUSE_KEY=$(sha256sum "$PAUSE_BIN" | cut -c1-12)
-
 BASE_FILE="$OUT/python-3.11-slim-$BASE_KEY.tar"
 build_base "$BASE_KEY" "$BASE_FILE"
 build_modelops "$MODELOPS_KEY" "$BASE_FILE" "$OUT/modelops-$MODELOPS_KEY.tar" "$CONTEXT"
 # an archive of earlier inputs is never used again, and each is over a gigabyte
 find "$OUT" -maxdepth 1 -name 'modelops-*.tar' ! -name "modelops-$MODELOPS_KEY.tar" -delete
+# last: on a fresh machine `make test` runs this script beside the node's Go builds, and the
+# pause binary comes from them
+PAUSE_BIN="$(bash "$HERE/build-node.sh")/pause"
+PAUSE_KEY=$(sha256sum "$PAUSE_BIN" | cut -c1-12)
 build_pause "$PAUSE_KEY" "$PAUSE_BIN" "$OUT/pause-$PAUSE_KEY.tar"
 echo "docker.io/library/modelops:$MODELOPS_KEY $OUT/modelops-$MODELOPS_KEY.tar"
 echo "docker.io/library/modelops-pause:$PAUSE_KEY $OUT/pause-$PAUSE_KEY.tar"

@@ -14,8 +14,9 @@ COREDNS_VERSION=${COREDNS_VERSION:-v1.14.7}
 VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PAUSE_KEY=$(sha256sum "$HERE/pause/pause.go" | cut -c1-12)
+COREDNS_KEY=$(sha256sum "$HERE/coredns/main.go" | cut -c1-12)
 CACHE=${MODELOPS_CACHE:-$HOME/.cache/modelops}
-OUT="$CACHE/node/k8s-$K8S_VERSION-coredns-$COREDNS_VERSION-versitygw-$VERSITYGW_VERSION-pause-$PAUSE_KEY"
+OUT="$CACHE/node/k8s-$K8S_VERSION-coredns-$COREDNS_VERSION-$COREDNS_KEY-versitygw-$VERSITYGW_VERSION-pause-$PAUSE_KEY"
 
 mkdir -p "$OUT"
 log() { echo "build-node: $*" >&2; }
@@ -23,7 +24,8 @@ log() { echo "build-node: $*" >&2; }
 source "$HERE/lib/gobuild.sh"
 
 build_kubernetes "$K8S_VERSION" kubelet=KUBELET_BIN kube-proxy=KUBE_PROXY_BIN
-build_command coredns COREDNS_BIN "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns
+# CoreDNS with the plugins the node uses only (hack/coredns/main.go)
+build_main coredns COREDNS_BIN "$HERE/coredns" "github.com/coredns/coredns@$COREDNS_VERSION"
 build_command versitygw VERSITYGW_BIN "github.com/versity/versitygw@$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw
 if [[ ! -x "$OUT/pause" ]]; then
   (cd "$HERE/pause" && go build -trimpath -ldflags "-s -w" -o "$OUT/.pause.tmp" pause.go)

@@ -68,3 +68,18 @@ build_command() {
   rm -rf "$dir"
   log "built $name in $((SECONDS - start))s"
 }
+
+# build_main NAME VAR DIR MODULE@VERSION: build the main package in DIR (this repository's own
+# small commands on an upstream module) against MODULE@VERSION, in a wrapper module of its own.
+build_main() {
+  local name=$1 var=$2 src=$3 modver=$4
+  link_prebuilt "$name" "$var" && return 0
+  log "building $name on $modver (first run on this machine only)"
+  local start=$SECONDS dir="$OUT/.build-$name"
+  new_module "$dir"
+  cp "$src"/*.go "$dir/"
+  (cd "$dir" && go get "$modver" >&2 && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$OUT/.$name.tmp" . >&2)
+  mv "$OUT/.$name.tmp" "$OUT/$name"
+  rm -rf "$dir"
+  log "built $name in $((SECONDS - start))s"
+}

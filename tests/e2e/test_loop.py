@@ -42,7 +42,7 @@ NAMESPACE = "loop"
 MODEL = "iris-loop"
 SHIFT = 3.0
 # Longer than a retraining takes to be trained and rolled out here, so the next one starts after it.
-COOLDOWN = "120s"
+COOLDOWN = "60s"
 MONITORING_INTERVAL = "5s"
 MIN_ACCURACY = 0.7
 DRIFT_THRESHOLD = 0.2
