@@ -64,8 +64,9 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
-	# each benchmark is a folder of scripts importing their siblings: one mypy run per folder
-	for dir in bench/*/; do MYPYPATH=$$dir $(BIN)/mypy $$dir || exit 1; done
+	# each benchmark is a folder of scripts importing their siblings and bench/benchlib.py: one mypy
+	# run per folder
+	for dir in bench/*/; do MYPYPATH=$$dir:bench $(BIN)/mypy $$dir || exit 1; done
 
 unit: venv
 	$(BIN)/pytest tests/unit tests/component -m 'not integration' $(PYTEST_ARGS)

@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import shlex
 import socket
 import statistics
@@ -56,6 +55,9 @@ from modelops.operator.decisions.modeldeployment import from_uri
 from modelops.operator.settings import OperatorSettings
 from modelops.testing import ControlPlane
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchlib import machine
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS_DIR = ROOT / "crds"
@@ -567,13 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(results, args)
     summary["operator_settings"] = pace
     summary["controller_manager_args"] = controller_manager
-    summary["machine"] = {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "loadavg_before": [round(x, 2) for x in load_before],
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-    }
+    summary["machine"] = machine(load_before)
     summary["command"] = shlex.join(["python", "bench/operator/run.py", *(argv or sys.argv[1:])])
     output = {"summary": summary, "cases": [asdict(r) for r in results]}
     text = json.dumps(output, indent=2)

@@ -20,35 +20,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchlib import measure
 
 HERE = Path(__file__).resolve().parent
 PLAIN = HERE / "plain_pandas.py"
 CHUNK = 500_000
 # One thread per BLAS/OpenMP pool in both runs (pyarrow's CSV reader keeps its own pool in both).
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-_MEASURE = """
-import atexit, runpy, sys
-report = sys.argv.pop(1)
-def hwm():
-    # VmHWM belongs to this exec'd image; ru_maxrss would include the forking parent's peak.
-    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-    open(report, "w").write(line.split()[1])
-atexit.register(hwm)
-sys.argv = sys.argv[1:]
-if sys.argv[0].endswith(".py"):
-    runpy.run_path(sys.argv[0], run_name="__main__")
-else:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-"""
 
 
 def generate(path: Path, rows: int) -> None:
@@ -72,17 +60,6 @@ def generate(path: Path, rows: int) -> None:
         frame.iloc[copies[1:]] = frame.iloc[copies[:-1]].to_numpy()
         frame.to_csv(path, mode="w" if first else "a", header=first, index=False)
         first = False
-
-
-def measured(workdir: Path, args: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Wall time (s) and peak RSS (MiB) of `python ARGS` in a fresh process."""
-    out = workdir / "hwm"
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _MEASURE, str(out), *args], capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{args[:2]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return {"wall_s": round(elapsed, 1), "peak_rss_mib": round(int(out.read_text()) / 1024, 1)}
 
 
 def main() -> None:
@@ -113,7 +90,7 @@ def main() -> None:
             },
         }
         plain = [str(PLAIN), "--csv", str(csv), "--target", "label", "--out", str(workdir / "plain.parquet")]
-        report["pandas"] = measured(workdir, plain, ENV)
+        report["pandas"] = asdict(measure(workdir, plain, ENV))
         print(json.dumps(report), flush=True)
         ours = [
             "modelops.trainer",
@@ -127,7 +104,7 @@ def main() -> None:
             # The default source limit (1 GiB) refuses the file: raised as `sources.maxBytes` would be.
             "MODELOPS_SOURCE_MAX_BYTES": str(2 * csv.stat().st_size),
         }
-        report["modelops"] = measured(workdir, ours, env)
+        report["modelops"] = asdict(measure(workdir, ours, env))
         ours_s, plain_s = report["modelops"]["wall_s"], report["pandas"]["wall_s"]  # type: ignore[index]
         report["wall_ratio"] = round(ours_s / plain_s, 2)
         print(json.dumps(report, indent=2))

@@ -26,6 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchlib import measure
+
 HERE = Path(__file__).resolve().parent
 PLAIN = HERE / "plain_sklearn.py"
 # One thread per BLAS/OpenMP pool in both runs: the comparison is about the
@@ -85,29 +88,6 @@ def compare(store: str, name: str, hyperparameters: dict[str, object], repeat: i
     }
 
 
-_MEASURE = """
-import atexit, runpy, sys
-report = sys.argv.pop(1)
-def hwm():
-    # VmHWM belongs to this exec'd image; ru_maxrss would include the forking parent's peak.
-    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-    open(report, "w").write(line.split()[1])
-atexit.register(hwm)
-sys.argv = sys.argv[1:]
-if sys.argv[0] == "-c":
-    exec(sys.argv[1])
-else:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-"""
-
-
-def peak_rss_mb(workdir: Path, args: list[str]) -> float:
-    """Peak RSS (MiB) of `python ARGS`, measured by the process itself when it exits."""
-    out = workdir / "maxrss"
-    run([sys.executable, "-c", _MEASURE, str(out), *args])
-    return int(out.read_text()) / 1024
-
-
 def memory(workdir: Path, rows: int) -> dict[str, object]:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(8)})
@@ -140,9 +120,9 @@ def memory(workdir: Path, rows: int) -> dict[str, object]:
         "--spec-json",
         json.dumps(spec),
     ]
-    peak = peak_rss_mb(workdir, args)
+    peak = measure(workdir, args, ENV).peak_rss_mib
     imports = "import modelops.trainer.prepare, modelops.trainer.cli, matplotlib.pyplot, pyarrow.parquet, sklearn"
-    baseline = peak_rss_mb(workdir, ["-c", imports])
+    baseline = measure(workdir, ["-c", imports], ENV).peak_rss_mib
     return {
         "rows": rows,
         "csv_mb": round(csv.stat().st_size / 2**20, 1),

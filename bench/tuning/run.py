@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -34,6 +33,9 @@ from kubernetes import config as k8s_config
 
 from modelops.testing import ControlPlane, ProcessKubelet
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchlib import machine
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS_DIR = ROOT / "crds"
@@ -203,13 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             operator.terminate()
             operator.wait(timeout=15)
     summary = summarize(cases)
-    summary["machine"] = {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "loadavg_before": [round(x, 2) for x in load_before],
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-    }
+    summary["machine"] = machine(load_before)
     summary["failed_pods"] = failed
     summary["command"] = shlex.join(["python", "bench/tuning/run.py", *(argv if argv is not None else sys.argv[1:])])
     text = json.dumps({"summary": summary, "search": SEARCH, "cases": cases}, indent=2)
