@@ -66,3 +66,14 @@ def serving_pods(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
     """The pods of the namespace's Deployments (the serving pods: Jobs' pods carry no template hash)."""
     pods = json.loads(kubectl("get", "pods", "-n", namespace, "-l", "pod-template-hash", "-o", "json").stdout)
     return list(pods["items"])
+
+
+def rollout_settled(kubectl: Kubectl, namespace: str) -> bool:
+    """Only one ReplicaSet's pods are left, none of them terminating.
+
+    A ModelDeployment is Ready once its new pods are; the old ones still answer on the connections
+    they hold for their preStop pause and graceful shutdown.
+    """
+    pods = serving_pods(kubectl, namespace)
+    hashes = {pod["metadata"]["labels"]["pod-template-hash"] for pod in pods}
+    return len(hashes) == 1 and not any(pod["metadata"].get("deletionTimestamp") for pod in pods)

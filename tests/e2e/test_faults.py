@@ -17,7 +17,7 @@ from modelops.testing.waiting import apply_objects, get_object, has_phase, statu
 from tests.gitops_expectations import observe
 
 from .clients import pod, run_pod
-from .iris import ROW, predict_url, serve_iris, serving_pods, training_run
+from .iris import ROW, predict_url, rollout_settled, serve_iris, serving_pods, training_run
 from .load import ServiceLoad, service_url
 
 pytestmark = pytest.mark.e2e
@@ -124,6 +124,8 @@ def test_a_tampered_model_degrades_the_model_deployment_with_the_servers_words_w
     cluster: LocalCluster, kubectl: Kubectl, served: dict[str, Any]
 ) -> None:
     wait_for(f"{MODEL} Ready", has_phase(kubectl, NAMESPACE, "md", MODEL, "Ready"), timeout=300)
+    # the run of the test before rolled out a newer model: its old pods must be gone before the load
+    wait_for("the last rollout's old pods gone", lambda: rollout_settled(kubectl, NAMESPACE), timeout=120)
     before = status_of(kubectl, NAMESPACE, "md", MODEL)["model"]
     tampered = tampered_copy(cluster, before["uri"])
 
