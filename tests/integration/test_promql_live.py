@@ -156,8 +156,10 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
         Target(f"127.0.0.1:{port}", {"namespace": NAMESPACE, "pod": PODS[name], "modeldeployment": name})
         for name, port in ports.items()
     ]
-    # Scraping before the servers start: the 503s answered while the models load fall between scrapes.
-    with Prometheus(root / "prometheus", targets) as prometheus:
+    # Scraping before the servers start, four times a second: rate() sees the 503 counter move only
+    # if a scrape lands while the model still loads (a counter's first sample is no increase), and
+    # at one scrape a second a fast load could fall between two (seen once in CI).
+    with Prometheus(root / "prometheus", targets, interval="250ms") as prometheus:
         # Prometheus takes its targets some seconds after it starts (discovery reload).
         wait_for("Prometheus scraping", lambda: len(prometheus.query("up")) == len(targets), timeout=30)
         servers = {
