@@ -58,27 +58,29 @@ build_kubernetes() {
 # command's dependencies from the requirements of its published go.mod. TAGS are Go
 # build tags (comma-separated).
 build_command() {
-  local name=$1 var=$2 modver=$3 pkg=$4 tags=${5:-}
-  link_prebuilt "$name" "$var" && return 0
-  log "building $name from $modver (first run on this machine only)"
-  local start=$SECONDS dir="$OUT/.build-$name"
-  new_module "$dir"
-  (cd "$dir" && go get "$modver" >&2 && go build -trimpath -tags "$tags" -ldflags "-s -w" -o "$OUT/.$name.tmp" "$pkg" >&2)
-  mv "$OUT/.$name.tmp" "$OUT/$name"
-  rm -rf "$dir"
-  log "built $name in $((SECONDS - start))s"
+  link_prebuilt "$1" "$2" && return 0
+  wrapper_build "$1" "$3" "$4" "${5:-}"
 }
 
 # build_main NAME VAR DIR MODULE@VERSION: build the main package in DIR (this repository's own
 # small commands on an upstream module) against MODULE@VERSION, in a wrapper module of its own.
 build_main() {
-  local name=$1 var=$2 src=$3 modver=$4
-  link_prebuilt "$name" "$var" && return 0
-  log "building $name on $modver (first run on this machine only)"
+  link_prebuilt "$1" "$2" && return 0
+  wrapper_build "$1" "$4" . "" "$3"
+}
+
+# wrapper_build NAME MODULE@VERSION PACKAGE TAGS [SRC]: what both of the above do once no
+# prebuilt binary is named. With SRC, its Go files are the wrapper's own main package, whose
+# imports `go mod tidy` resolves.
+wrapper_build() {
+  local name=$1 modver=$2 pkg=$3 tags=$4 src=${5:-}
+  log "building $name from $modver (first run on this machine only)"
   local start=$SECONDS dir="$OUT/.build-$name"
   new_module "$dir"
-  cp "$src"/*.go "$dir/"
-  (cd "$dir" && go get "$modver" >&2 && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$OUT/.$name.tmp" . >&2)
+  [[ -z $src ]] || cp "$src"/*.go "$dir/"
+  (cd "$dir" && go get "$modver" >&2)
+  [[ -z $src ]] || (cd "$dir" && go mod tidy >&2)
+  (cd "$dir" && go build -trimpath -tags "$tags" -ldflags "-s -w" -o "$OUT/.$name.tmp" "$pkg" >&2)
   mv "$OUT/.$name.tmp" "$OUT/$name"
   rm -rf "$dir"
   log "built $name in $((SECONDS - start))s"
