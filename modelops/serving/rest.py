@@ -155,8 +155,9 @@ def render_infer(answer: InferAnswer, call: InferCall) -> tuple[bytes, int | Non
     """The answer's body, and the JSON part's length when binary outputs follow it (else None)."""
     outputs: list[dict[str, Any]] = []
     buffers: list[bytes] = []
+    binary = call.binary_outputs or bool(call.binary)  # False: every output as JSON, nothing to look up
     for output in answer.outputs:
-        if call.wants_binary(output.name):
+        if binary and call.wants_binary(output.name):
             raw = encode_raw(output.datatype, output.values)
             buffers.append(raw)
             outputs.append(

@@ -240,10 +240,11 @@ class InputValidator:
 
     def check_numeric(self, matrix: Matrix) -> Matrix:
         """Check a float [N, F] matrix: finite where required, integral / 0-1 where typed so."""
-        finite = np.isfinite(matrix)
-        if not finite.all():
-            # Slow path only for the rare bad request: find the first offending cell.
-            for i, j in zip(*np.nonzero(~finite), strict=True):
+        # One reduction for the common request: a finite sum means no NaN and no infinity (a sum that
+        # overflows only sends a valid request down the exact path below).
+        if not math.isfinite(np.add.reduce(matrix, axis=None)):
+            # Slow path only for missing values and bad requests: find the first offending cell.
+            for i, j in zip(*np.nonzero(~np.isfinite(matrix)), strict=True):
                 value = float(matrix[i, j])
                 if math.isinf(value):
                     raise InvalidInputError(f"feature {self.names[j]!r} is infinite in row {i}")

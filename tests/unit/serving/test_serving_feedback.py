@@ -123,6 +123,17 @@ def test_an_id_signed_with_another_deployments_key_is_refused() -> None:
         ours.record([(issued[0], "cat")])
 
 
+@pytest.mark.parametrize("length", [64, 65, 200])
+def test_a_key_longer_than_blake2b_takes_still_signs_and_only_it_verifies(length: int) -> None:
+    key = b"k" * length
+    here, there, other = quality(key=key), quality(key=key), quality(key=key[:-1] + b"x")
+    issued = here.ids.issue(np.array(["cat"], dtype=object))[0]
+
+    assert there.record([(issued, "cat")]).accepted == 1
+    with pytest.raises(InvalidInputError, match="is not a prediction id issued by this server"):
+        other.record([(issued, "cat")])
+
+
 def test_a_label_that_is_not_a_class_is_refused() -> None:
     live = quality()
     issued = live.ids.issue(np.array(["cat"], dtype=object))

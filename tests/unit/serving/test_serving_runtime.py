@@ -18,6 +18,7 @@ from modelops.serving.runtime import (
     OnnxRuntime,
     Prediction,
     SklearnRuntime,
+    _near_ties,
     profile_rows,
     select_runtime,
 )
@@ -160,3 +161,27 @@ def test_large_requests_run_alone_in_a_worker_thread() -> None:
     result = asyncio.run(batcher.predict(np.ones((10, 1)), probabilities=False))
 
     assert runtime.calls == [10] and result.values.shape == (10,)
+
+
+@pytest.mark.parametrize("repeat", [1, 40], ids=["few rows", "many rows"])
+@pytest.mark.parametrize(
+    ("rows", "near"),
+    [
+        ([[0.5, 0.5], [0.9, 0.1], [0.50001, 0.49999], [0.2, 0.8]], [0, 2]),
+        ([[0.4, 0.4, 0.2], [0.1, 0.3, 0.6], [0.3, 0.35, 0.35], [0.33, 0.32, 0.35]], [0, 2]),
+    ],
+    ids=["two classes", "three classes"],
+)
+def test_rows_whose_two_leading_classes_are_within_the_tie_gap_go_to_scikit_learn(
+    rows: list[list[float]], near: list[int], repeat: int
+) -> None:
+    proba = np.array(rows * repeat)
+
+    found = _near_ties(proba)
+
+    expected = [i + k * len(rows) for k in range(repeat) for i in near]
+    assert found is not None and found.tolist() == expected
+
+
+def test_no_row_near_a_tie_gives_none() -> None:
+    assert _near_ties(np.array([[0.9, 0.1], [0.2, 0.8]])) is None
