@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shlex
 import socket
 import statistics
@@ -50,6 +51,7 @@ from modelops.api.objects import ModelDeployment
 from modelops.operator.builders.deployment import serving_deployment
 from modelops.operator.builders.hpa import serving_hpa
 from modelops.operator.builders.pdb import serving_pdb
+from modelops.operator.builders.secret import serving_secret
 from modelops.operator.builders.service import serving_service
 from modelops.operator.decisions.modeldeployment import from_uri
 from modelops.operator.settings import OperatorSettings
@@ -130,6 +132,7 @@ def floor_children(count: int, namespace: str, settings: OperatorSettings) -> li
         assert owner.spec.model.uri is not None
         model = from_uri(owner.spec.model.uri)
         for child in (
+            serving_secret(owner, secrets.token_hex(32)),  # the operator makes it once per ModelDeployment
             serving_deployment(owner, model, settings),
             serving_service(owner),
             serving_hpa(owner),

@@ -117,7 +117,8 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
             # KWOK runs no containers: the ProcessKubelet runs the Job pods carrying this label.
             "MODELOPS_JOB_POD_LABELS": json.dumps({MANUAL_POD_SELECTOR.split("=")[0]: "true"}),
-            "MODELOPS_RESYNC_INTERVAL": "1",
+            # Longer than any wait in these tests: what they see must come from watch events, not a resync.
+            "MODELOPS_RESYNC_INTERVAL": "600",
             "MODELOPS_JOB_BACKOFF_LIMIT": "2",
             "MODELOPS_METRICS_PORT": "0",
             "MODELOPS_LIVENESS_ENDPOINT": "",
