@@ -226,8 +226,8 @@ def _near_ties(proba: Matrix) -> Matrix | None:
         # A micro-batch of a few requests (the common case): plain floats beat four numpy calls on tiny arrays.
         if proba.shape[1] < 2:
             return None
-        near = [i for i, row in enumerate(proba.tolist()) if _lead(row) <= TIE_GAP]
-        return np.array(near, dtype=np.intp) if near else None
+        few = [i for i, row in enumerate(proba.tolist()) if _lead(row) <= TIE_GAP]
+        return np.array(few, dtype=np.intp) if few else None
     if proba.shape[1] == 2:
         gap = np.abs(proba[:, 0] - proba[:, 1])
     elif proba.shape[1] > 2:
