@@ -76,6 +76,7 @@ CONTROLLER_MANAGER_ARGS = (
     "--controllers=*,-horizontal-pod-autoscaler-controller",
 )
 CHILD_KINDS = ("deployments", "services", "horizontalpodautoscalers", "poddisruptionbudgets")
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
 
 
 # --------------------------------------------------------------------------- helpers
@@ -159,6 +160,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree_rss_kb(pid: int) -> int:
     """VmRSS of `pid` and of all its descendants, in kB (0 for processes that are gone)."""
     children: dict[int, list[int]] = {}
@@ -226,6 +233,13 @@ def request_counts(cp: ControlPlane) -> Counter[str]:
     return counts
 
 
+def writes_since(cp: ControlPlane, before: Counter[str]) -> dict[str, int]:
+    """The write requests the API server answered since `before`, by verb and resource, most first."""
+    delta = request_counts(cp) - before
+    writes = {key: count for key, count in delta.items() if key.split(" ")[0] in WRITE_VERBS}
+    return dict(sorted(writes.items(), key=lambda item: -item[1]))
+
+
 def idle_rates(cp: ControlPlane, seconds: float) -> dict[str, float]:
     """Requests per second the API server answered during `seconds` of quiet, by verb and resource."""
     before = request_counts(cp)
@@ -250,6 +264,8 @@ class CaseResult:
     rss_settled_mb: float | None = None
     rss_peak_mb: float | None = None
     idle_requests_per_s: dict[str, float] = field(default_factory=dict)
+    writes_until_ready: dict[str, int] = field(default_factory=dict)  # from the apply until all Ready/Available
+    operator_cpu_s_until_ready: float | None = None
     restore_s: float | None = None
     children_ok: bool = True
     notes: dict[str, Any] = field(default_factory=dict)
@@ -317,6 +333,7 @@ class Bench:
         log(f"floor round {round_}: applying {len(docs)} children of {count} ModelDeployments")
         path = self.work / f"{ns}.yaml"
         path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        before = request_counts(self.cp)
         started, started_wall = time.monotonic(), time.time()
         self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=900)
         apply_seconds = time.monotonic() - started
@@ -329,7 +346,11 @@ class Bench:
 
         self.poll(available, f"floor {ns}")
         seconds = time.monotonic() - started
-        log(f"floor round {round_}: {seconds:.1f}s (kubectl apply {apply_seconds:.1f}s)")
+        writes = writes_since(self.cp, before)
+        log(
+            f"floor round {round_}: {seconds:.1f}s (kubectl apply {apply_seconds:.1f}s), "
+            f"API writes until Available {sum(writes.values())}"
+        )
         time.sleep(self.args.settle_seconds)
         idle = idle_rates(self.cp, self.args.idle_window)
         log(f"floor round {round_}: idle API requests/s without an operator {sum(idle.values()):.2f}")
@@ -342,6 +363,7 @@ class Bench:
             children_created_s=latest_creation(items, started_wall),
             all_ready_transition_s=latest_condition(items, "Available", started_wall),
             idle_requests_per_s=idle,
+            writes_until_ready=writes,
         )
         self.delete_namespace(ns)
         return result
@@ -399,6 +421,8 @@ class Bench:
         path = self.work / f"{ns}-mds.yaml"
         path.write_text(yaml.safe_dump_all(mds, sort_keys=False))
         log(f"{label} round {round_}: applying {count} ModelDeployments (operator idle RSS {mb(rss_idle)} MB)")
+        before = request_counts(self.cp)
+        cpu_before = cpu_seconds(proc.pid)
         started, started_wall = time.monotonic(), time.time()
         self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=900)
         apply_seconds = time.monotonic() - started
@@ -415,9 +439,14 @@ class Bench:
 
         self.poll(ready, f"{label} {ns}")
         seconds = time.monotonic() - started
+        operator_cpu = cpu_seconds(proc.pid) - cpu_before
+        writes = writes_since(self.cp, before)
         counts = {kind: len(self.objects(kind, ns)) for kind in CHILD_KINDS}
         deployments = self.objects("deployments", ns)
-        log(f"{label} round {round_}: {seconds:.1f}s (kubectl apply {apply_seconds:.1f}s), children {counts}")
+        log(
+            f"{label} round {round_}: {seconds:.1f}s (kubectl apply {apply_seconds:.1f}s), children {counts}, "
+            f"API writes until Ready {sum(writes.values())}, operator CPU {operator_cpu:.1f}s"
+        )
         # Settled: the last status writes and rollouts are done; then a quiet window spanning resyncs.
         time.sleep(self.args.settle_seconds)
         idle = idle_rates(self.cp, self.args.idle_window)
@@ -439,6 +468,8 @@ class Bench:
             rss_settled_mb=mb(rss_settled),
             rss_peak_mb=mb(peak_rss),
             idle_requests_per_s=idle,
+            writes_until_ready=writes,
+            operator_cpu_s_until_ready=round(operator_cpu, 2),
             restore_s=round(restore, 2),
             children_ok=all(n == count for n in counts.values()),
             notes={"children": counts, "log": str(log_path)},

@@ -22,6 +22,7 @@ from modelops.api.objects import ModelDeployment, TrainingRun
 from modelops.operator import metrics
 from modelops.operator.builders.deployment import COMPONENT as SERVING
 from modelops.operator.builders.deployment import OWNER_ANNOTATION
+from modelops.operator.cache import Manifest
 from modelops.operator.decisions import modeldeployment as md_decisions
 from modelops.operator.decisions import trainingrun as tr_decisions
 from modelops.operator.errors import outcomes
@@ -30,6 +31,7 @@ from modelops.operator.handlers.context import Context
 from modelops.operator.handlers.modeldeployment import selects
 from modelops.operator.kube import (
     DATASETS,
+    DEPLOYMENTS,
     JOBS,
     MODEL_DEPLOYMENTS,
     OWN_KINDS,
@@ -42,7 +44,7 @@ from modelops.operator.kube import (
 )
 from modelops.operator.naming import COMPONENT_LABEL, MANAGED_BY
 from modelops.operator.settings import OperatorSettings
-from modelops.operator.views import PodView
+from modelops.operator.views import DeploymentView, PodView
 from modelops.operator.workqueue import WorkQueue
 
 log = logging.getLogger("modelops.operator")
@@ -137,10 +139,13 @@ class Controller:
         def handle(event: dict[str, Any], **_: Any) -> None:
             manifest = event["object"]
             meta = manifest["metadata"]
+            previous: Manifest | None = None
             if event.get("type") == "DELETED":
                 self.ctx.cache.forget(plural, meta["namespace"], meta["name"])
-            elif not self.ctx.cache.observe(plural, manifest):
-                return
+            else:
+                previous = self.ctx.cache.raw(plural, namespace=meta["namespace"], name=meta["name"])
+                if not self.ctx.cache.observe(plural, manifest):
+                    return
             if event.get("type") is None:
                 return  # the initial listing: every owner is reconciled at start anyway
             owner = next((ref for ref in meta.get("ownerReferences", []) if ref.get("controller")), None)
@@ -148,6 +153,8 @@ class Controller:
                 return
             if self._is_own_write((plural, meta["namespace"], meta["name"]), meta):
                 return
+            if previous is not None and what_owners_read(plural, previous) == what_owners_read(plural, manifest):
+                return  # e.g. a PDB's or an HPA's status, a rollout condition's timestamp: nothing decided on
             self.queue.add((resource_of(owner["kind"]).plural, meta["namespace"], owner["name"]))
 
         return handle
@@ -223,6 +230,27 @@ class Controller:
             keys = [(plural, ns, name) for plural in RECONCILERS for ns, name in self.ctx.cache.names(plural)]
             for i, key in enumerate(keys):
                 self.queue.add(key, interval * i / max(1, len(keys)))
+
+
+# Children whose status no decision reads (kube.py: written, never read back), and the one whose
+# status is read through a view: a status change outside what the view holds wakes nobody.
+_STATUS_UNREAD = frozenset(r.plural for r in (*SERVING_CHILDREN, SCALED_OBJECTS) if r is not DEPLOYMENTS)
+_BOOKKEEPING = frozenset({"resourceVersion", "managedFields"})
+
+
+def what_owners_read(plural: str, manifest: Manifest) -> Any:
+    """The part of a child that its owner's reconcile depends on: all but bookkeeping and unread status.
+
+    A hand edit (spec, labels, annotations) or a deletion mark always counts; so does every status
+    change of a kind not listed here (Jobs).
+    """
+    metadata = {k: v for k, v in manifest.get("metadata", {}).items() if k not in _BOOKKEEPING}
+    rest = {k: v for k, v in manifest.items() if k not in ("metadata", "status")}
+    if plural in _STATUS_UNREAD:
+        return metadata, rest
+    if plural == DEPLOYMENTS.plural:
+        return metadata, rest, DeploymentView.model_validate(manifest).status
+    return metadata, rest, manifest.get("status")
 
 
 def serves(md: ModelDeployment, run: TrainingRun) -> bool:

@@ -84,6 +84,51 @@ def test_a_changed_or_deleted_child_wakes_its_owner(controller: Controller) -> N
     assert controller.ctx.cache.raw("deployments", namespace="ns", name="iris") is None
 
 
+def pdb(version: str, *, min_available: int = 1, healthy: int = 0) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": "iris",
+            "namespace": "ns",
+            "resourceVersion": version,
+            "ownerReferences": [{"kind": "ModelDeployment", "name": "iris", "controller": True}],
+        },
+        "spec": {"minAvailable": min_available},
+        "status": {"currentHealthy": healthy, "observedGeneration": 1},
+    }
+
+
+def test_a_status_change_no_decision_reads_wakes_nobody_but_an_edit_does(controller: Controller) -> None:
+    handle = controller.child("poddisruptionbudgets")
+    handle(event={"type": "ADDED", "object": pdb("1")})
+    controller.queue = type(controller.queue)(lambda key: None, workers=1)
+
+    handle(event={"type": "MODIFIED", "object": pdb("2", healthy=1)})  # the disruption controller counting pods
+    assert len(controller.queue) == 0
+
+    handle(event={"type": "MODIFIED", "object": pdb("3", min_available=0, healthy=1)})  # edited by hand
+    assert controller.queue.due(("modeldeployments", "ns", "iris")) is not None
+
+
+def test_a_deployment_wakes_its_owner_when_its_rollout_moves_not_when_a_timestamp_does(controller: Controller) -> None:
+    handle = controller.child("deployments")
+    before = deployment("1")
+    handle(event={"type": "ADDED", "object": before})
+    controller.queue = type(controller.queue)(lambda key: None, workers=1)
+
+    stamped = {
+        **deployment("2"),
+        "status": {"replicas": 1, "conditions": [{"type": "Progressing", "lastUpdateTime": "t2"}]},
+    }
+    handle(event={"type": "MODIFIED", "object": stamped})
+    assert len(controller.queue) == 0
+
+    ready = {**deployment("3"), "status": {"replicas": 1, "readyReplicas": 1}}
+    handle(event={"type": "MODIFIED", "object": ready})
+    assert controller.queue.due(("modeldeployments", "ns", "iris")) is not None
+
+
 def test_the_operators_own_writes_coming_back_wake_nobody(controller: Controller) -> None:
     controller.written(("modeldeployments", "ns", "iris"), "9")
     handle = controller.own("modeldeployments")
