@@ -2,9 +2,10 @@
 
 kopf provides the watch streams (our three kinds, and the children the operator owns, selected
 on the server by our labels), login and the liveness probe; it persists nothing on our objects.
-A change of a child wakes its owner (a deleted or hand-edited child is put back within a
-moment); a changed Dataset wakes the TrainingRuns waiting on it, a changed TrainingRun the
-ModelDeployments serving it. A reconcile may ask to look again later (a refresh, the monitoring
+A change of a child wakes its owner when it touches what the owner's reconcile reads (a
+deleted or hand-edited child is put back within a moment; a PDB's status does not wake it); a
+changed Dataset wakes the TrainingRuns waiting on it, a changed TrainingRun the ModelDeployments
+serving it. A reconcile may ask to look again later (a refresh, the monitoring
 interval, a cron tick). A slow resync walks every object once per interval as a safety net; in
 sync, it costs no API request at all.
 """
