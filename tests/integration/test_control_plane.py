@@ -297,8 +297,9 @@ def test_failed_start_reports_the_failing_component_log() -> None:
 def test_signals_tear_the_control_plane_down(signum: int, tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
-        import json, time
+        import faulthandler, json, signal, time
         from modelops.testing import ControlPlane
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for the stacks if it hangs
         with ControlPlane(nodes=1) as cp:
             print(json.dumps({"dir": str(cp.dir), "pids": cp.pids}), flush=True)
             time.sleep(300)
@@ -312,7 +313,14 @@ def test_signals_tear_the_control_plane_down(signum: int, tmp_path: Path) -> Non
         started = json.loads(line)
         assert set(control_plane_processes(started["dir"])) >= set(started["pids"].values())
         proc.send_signal(signum)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            proc.kill()
+            _, stderr = proc.communicate()
+            pytest.fail(f"still running 30 s after the signal; its threads and output:\n{stderr[-6000:]}")
     finally:
         proc.kill()
         proc.wait()
