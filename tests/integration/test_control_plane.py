@@ -300,6 +300,9 @@ def test_signals_tear_the_control_plane_down(signum: int, tmp_path: Path) -> Non
         import faulthandler, json, signal, time
         from modelops.testing import ControlPlane
         faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for the stacks if it hangs
+        # Ctrl-C as at a terminal: a shell's background job (CI started with `&`) inherits SIGINT
+        # ignored, and Python then installs no KeyboardInterrupt handler.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         with ControlPlane(nodes=1) as cp:
             print(json.dumps({"dir": str(cp.dir), "pids": cp.pids}), flush=True)
             time.sleep(300)
