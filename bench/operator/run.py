@@ -59,7 +59,7 @@ from modelops.testing import ControlPlane
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchlib import machine
+from benchlib import cpu_seconds, machine
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS_DIR = ROOT / "crds"
@@ -158,12 +158,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_tree_rss_kb(pid: int) -> int:

@@ -27,9 +27,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 import models as trained  # noqa: E402
 import run  # noqa: E402
+from benchlib import cpu_seconds  # noqa: E402
 
 SERVERS = (("modelops", "rf"), ("baseline", "rf"))
 
@@ -43,7 +45,7 @@ def side_by_side(
 ) -> dict[str, dict[str, float]]:
     """Both servers loaded at once; per server: requests served, CPU seconds, errors."""
     results: dict[str, dict[str, float]] = {}
-    before = {kind: run.cpu_seconds(process.pid) for (kind, _), (process, _) in started.items()}
+    before = {kind: cpu_seconds(process.pid) for (kind, _), (process, _) in started.items()}
 
     def load(kind: str, model: str, path: str) -> None:
         results[kind] = run.run_wrk(run.PORTS[(kind, model)], path, body, concurrency, duration, work)
@@ -54,7 +56,7 @@ def side_by_side(
     for thread in threads:
         thread.join()
     for (kind, _), (process, _) in started.items():
-        results[kind]["cpu_s"] = run.cpu_seconds(process.pid) - before[kind]
+        results[kind]["cpu_s"] = cpu_seconds(process.pid) - before[kind]
     return results
 
 

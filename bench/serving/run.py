@@ -42,6 +42,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from benchlib import cpu_seconds  # noqa: E402
+
 PYTHON = sys.executable
 MLSERVER_VENV = Path.home() / ".cache" / "modelops-bench" / "mlserver-venv"
 MLSERVER_VERSION = "1.7.1"
@@ -184,15 +187,6 @@ def write_protoset(path: Path) -> Path:
         module.DESCRIPTOR.CopyToProto(files.file.add())
     path.write_bytes(files.SerializeToString())
     return path
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used (from /proc, Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def ghz_binary() -> str | None:
