@@ -22,7 +22,6 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.routing import Match
 
-from modelops.contract.serving import MODEL_VERSION
 from modelops.serving.bodies import inspect_headers
 from modelops.serving.errors import ServingError, error_body, to_serving_error
 from modelops.serving.guard import BodyGuard
@@ -41,7 +40,6 @@ _INFER_SUFFIX = "/infer"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON = (b"content-type", b"application/json")
 _BINARY = (b"content-type", b"application/octet-stream")
-MODEL_VERSION_HEADER = MODEL_VERSION.encode()
 
 
 class ServingASGI:
@@ -106,7 +104,7 @@ class ServingASGI:
     def _version(self) -> tuple[bytes, bytes] | None:
         """The header naming the model version served, once one is loaded."""
         model = self.service.model
-        return (MODEL_VERSION_HEADER, model.version.encode()) if model is not None else None
+        return model.version_header if model is not None else None
 
     async def _infer(self, send: Send, body: bytes, json_length: int | None, name: str, version: str | None) -> int:
         try:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import pydantic_core
@@ -33,7 +34,8 @@ _READ_AS_IS = frozenset({b"application/json", b"application/octet-stream"})  # w
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
-class BodyHeaders(NamedTuple):
+@dataclass(slots=True)  # built per request: see inference.Tensor
+class BodyHeaders:
     """What the headers say about the body."""
 
     length: int | None  # Content-Length

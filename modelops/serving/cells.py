@@ -23,7 +23,7 @@ from modelops.serving.errors import InvalidInputError
 
 Array = npt.NDArray[Any]
 _NUMERIC_KINDS = frozenset("fiu")
-_FLOAT, _INT, _INT_FLOAT = {float}, {int}, {int, float}
+_INT_FLOAT = frozenset({int, float})
 
 
 class TensorLike(Protocol):
@@ -101,15 +101,9 @@ def numeric_values(tensor: TensorLike) -> Array:
     datatype = tensor.datatype
     if datatype == "BYTES":
         raise InvalidInputError(f"input {tensor.name!r} is BYTES but the features it carries are numeric")
-    data = tensor.data
-    if datatype == "FP64" and type(data) is list:
-        # The common JSON body: plain numbers, flat, as many as the shape needs.
-        types = set(map(type, data))
-        if (types == _FLOAT or types == _INT_FLOAT or types == _INT) and len(data) == element_count(tensor.shape):
-            try:
-                return np.array(data, dtype=np.float64)
-            except OverflowError:
-                pass  # an integer beyond float64: the slow path names it
+    finite = finite_numbers(tensor)
+    if finite is not None:
+        return finite
     cells, types = _flat(tensor)
     if isinstance(cells, np.ndarray) and cells.dtype != object:
         # Binary data or gRPC contents: already of the declared type, every value representable.
@@ -120,6 +114,27 @@ def numeric_values(tensor: TensorLike) -> Array:
         if array.dtype.kind in _NUMERIC_KINDS and array.ndim == 1:
             return _checked_numbers(tensor.name, datatype, array)
     return _numbers_one_by_one(tensor.name, datatype, cells)
+
+
+def finite_numbers(tensor: TensorLike) -> Array | None:
+    """The common JSON tensor (FP64, finite plain numbers, flat, as many as its shape needs) as float64; else None.
+
+    None: something is unusual (missing values among them), and `numeric_values` finds and names it.
+    """
+    data = tensor.data
+    if tensor.datatype != "FP64" or type(data) is not list or len(data) != element_count(tensor.shape):
+        return None
+    types = set(map(type, data))
+    if not types <= _INT_FLOAT:
+        return None
+    try:
+        # A finite sum: no NaN and no infinity, in one C loop over the list (a sum that overflows only
+        # sends a valid tensor down the slow path).
+        if not math.isfinite(sum(data)):
+            return None
+        return np.array(data, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64: the slow path names it
+        return None
 
 
 def _checked_numbers(name: str, datatype: str, array: Array) -> Array:

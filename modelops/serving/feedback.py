@@ -81,13 +81,19 @@ class PredictionIds:
         self.task = task
         self.version_tag = version_tag(model_version)
         # BLAKE2b takes keys of up to 64 bytes: a longer Secret is hashed to one (the same on every replica).
-        self._key = key if len(key) <= hashlib.blake2b.MAX_KEY_SIZE else hashlib.blake2b(key).digest()
+        self._keyed = hashlib.blake2b(
+            key=key if len(key) <= hashlib.blake2b.MAX_KEY_SIZE else hashlib.blake2b(key).digest(),
+            digest_size=_MAC_BYTES,
+        )
         self._prefix = f"{self.version_tag}{secrets.token_hex(4)}-"
         self._sequence = itertools.count(1)
         self._class_index: dict[Any, int] = {c: i for i, c in enumerate(classes or ())}
 
     def _mac(self, body: str) -> str:
-        return hashlib.blake2b(body.encode(), key=self._key, digest_size=_MAC_BYTES).hexdigest()
+        # A copy of the keyed state: the key's block is hashed once, not once per id.
+        state = self._keyed.copy()
+        state.update(body.encode())
+        return state.hexdigest()
 
     def issue(self, values: npt.NDArray[Any]) -> list[str]:
         """One signed id per predicted row."""

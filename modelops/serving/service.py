@@ -10,6 +10,7 @@ thread, so a large request does not stall the event loop for the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ import numpy as np
 from modelops.artifacts.errors import ArtifactError
 from modelops.artifacts.metadata import ModelMetadata
 from modelops.artifacts.model_format import LoadedModel, load_model
+from modelops.contract.serving import MODEL_VERSION
 from modelops.serving.batching import MicroBatcher
 from modelops.serving.bodies import read_json
 from modelops.serving.drift import DriftMonitor
@@ -77,6 +79,7 @@ class ServedModel:
     quality: LiveQuality
     batcher: MicroBatcher
     max_containers: int  # JSON objects and arrays a V2 body of at most max_batch_rows rows can need
+    version_header: tuple[bytes, bytes]  # the HTTP response header naming the version
 
     def outputs(self, names: Sequence[str] | None) -> tuple[bool, bool]:
         """(predict, predict_proba) as the client asked; `predict` alone by default, like MLServer."""
@@ -160,6 +163,7 @@ class ModelService:
             batcher=MicroBatcher(runtime, on_batch=self._on_batch(drift), thread_rows=settings.inline_max_rows),
             # Nested [N, 1] per-feature tensors need N + 1 lists each; a few objects and lists besides.
             max_containers=(settings.max_batch_rows + 4) * (len(metadata.features) + 1) + _SLACK,
+            version_header=(MODEL_VERSION.encode(), metadata.version.encode()),
         )
         _warm_up(runtime, metadata, has_proba)
         self.metrics.set_model(
@@ -228,17 +232,17 @@ class ModelService:
     ) -> tuple[bytes, int | None]:
         """V2 REST infer: the raw body (JSON, or JSON + binary tensors) in; the answer's body and JSON length out."""
         model = self.served(name, version)
-
-        def checked() -> tuple[InferCall, Matrix]:
-            call = parse_infer(
-                body, json_length, max_containers=model.max_containers, rows=self.settings.max_batch_rows
-            )
-            return call, model.validator.from_v2(call.inputs)
-
-        call, matrix = await _off_loop(checked) if len(body) > OFFLOAD_BYTES else checked()
+        if len(body) > OFFLOAD_BYTES:
+            call, matrix = await _off_loop(functools.partial(self._checked, model, body, json_length))
+        else:
+            call, matrix = self._checked(model, body, json_length)
         wanted = model.outputs(call.outputs)
         prediction = await model.batcher.predict(matrix, probabilities=wanted[1])
         return render_infer(self._answer(model, call, matrix, prediction, wanted), call)
+
+    def _checked(self, model: ServedModel, body: bytes, json_length: int | None) -> tuple[InferCall, Matrix]:
+        call = parse_infer(body, json_length, max_containers=model.max_containers, rows=self.settings.max_batch_rows)
+        return call, model.validator.from_v2(call.inputs)
 
     def _answer(
         self, model: ServedModel, call: InferCall, matrix: Matrix, prediction: Prediction, wanted: tuple[bool, bool]

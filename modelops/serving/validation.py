@@ -30,6 +30,7 @@ import numpy.typing as npt
 from modelops.artifacts.metadata import FeatureSchema
 from modelops.serving.cells import (
     TensorLike,
+    finite_numbers,
     flat_cells,
     is_number,
     number_cell,
@@ -104,6 +105,9 @@ class InputValidator:
         if self.all_numeric:
             if tensor.datatype == "BOOL" and not self._all_boolean:
                 raise InvalidInputError(f"input {tensor.name!r} is BOOL but the model's features are not all booleans")
+            finite = finite_numbers(tensor)
+            if finite is not None:
+                return self._check_typed(finite.reshape(rows, columns))
             return self.check_numeric(numeric_values(tensor).reshape(rows, columns))
         if tensor.datatype != "BYTES":
             raise InvalidInputError(
@@ -240,9 +244,8 @@ class InputValidator:
 
     def check_numeric(self, matrix: Matrix) -> Matrix:
         """Check a float [N, F] matrix: finite where required, integral / 0-1 where typed so."""
-        # One reduction for the common request: a finite sum means no NaN and no infinity (a sum that
-        # overflows only sends a valid request down the exact path below).
-        if not math.isfinite(np.add.reduce(matrix, axis=None)):
+        # Not a sum's finiteness, as `finite_numbers` tests a list: numpy's sum of large values warns of overflow.
+        if not np.isfinite(matrix).all():
             # Slow path only for missing values and bad requests: find the first offending cell.
             for i, j in zip(*np.nonzero(~np.isfinite(matrix)), strict=True):
                 value = float(matrix[i, j])
@@ -252,6 +255,10 @@ class InputValidator:
                     raise InvalidInputError(
                         f"feature {self.names[j]!r} is missing (null/NaN) in row {i} and the model cannot impute it"
                     )
+        return self._check_typed(matrix)
+
+    def _check_typed(self, matrix: Matrix) -> Matrix:
+        """Check a float [N, F] matrix's integer and boolean features hold integral / 0-1 values."""
         if self._integer_cols.size:
             block = matrix[:, self._integer_cols]
             bad = np.nonzero(np.isfinite(block) & (block != np.round(block)))

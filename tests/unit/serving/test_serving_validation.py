@@ -106,6 +106,25 @@ def test_infinity_is_refused_even_where_missing_values_are_allowed(numeric: Inpu
         numeric.from_rows([[1.0, math.inf, 1, 0]])
 
 
+def test_infinity_in_a_v2_tensor_is_refused_even_where_missing_values_are_allowed(numeric: InputValidator) -> None:
+    with pytest.raises(InvalidInputError, match="feature 'b' is infinite in row 0"):
+        numeric.from_v2([tensor([1.0, -math.inf, 1, 0], [1, 4])])
+
+
+def test_nan_in_a_v2_tensor_is_taken_as_missing_where_the_model_imputes(numeric: InputValidator) -> None:
+    matrix = numeric.from_v2([tensor([1.0, math.nan, 2.0, 1.0], [1, 4])])
+
+    assert math.isnan(matrix[0, 1])
+    assert matrix[0, 2] == 2.0
+
+
+def test_finite_values_whose_sum_overflows_are_accepted(numeric: InputValidator) -> None:
+    # The common tensor is proved finite by its sum; one that overflows takes the exact path, not a 422.
+    matrix = numeric.from_v2([tensor([1e308, 1e308, 1.0, 0.0], [1, 4])])
+
+    assert matrix.tolist() == [[1e308, 1e308, 1.0, 0.0]]
+
+
 def test_null_is_taken_as_missing_where_the_model_imputes(numeric: InputValidator) -> None:
     matrix = numeric.from_v2([tensor([1.0, None, 2, 1], [1, 4])])
 
