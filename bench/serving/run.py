@@ -281,9 +281,13 @@ def run_ghz(port: int, request_file: Path, protoset: Path, concurrency: int, dur
     ]  # fmt: skip
     report = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     latencies = {d["percentage"]: d["latency"] / 1e6 for d in report.get("latencyDistribution") or []}
-    codes = report.get("statusCodeDistribution") or {}
-    # ghz cancels the calls still in flight when the duration ends: those are its own, not errors.
-    errors = sum(count for code, count in codes.items() if code not in ("OK", "Canceled"))
+    # When the duration ends ghz cancels the calls in flight, or closes their connection under them
+    # ("transport is closing"): those are its own doing, not the server's errors.
+    errors = sum(
+        count
+        for message, count in (report.get("errorDistribution") or {}).items()
+        if "code = Canceled" not in message and "transport is closing" not in message
+    )
     return {
         "rps": report["rps"],
         "p50_ms": latencies.get(50, 0.0),
