@@ -109,6 +109,11 @@ def md_status(kubectl: Kubectl) -> dict[str, Any]:
     return status_of(kubectl, NAMESPACE, "md", MODEL)
 
 
+def promoted_version(kubectl: Kubectl, run: str) -> str | None:
+    """The version of ``run``'s model once the ModelDeployment has promoted it (it stays in the history)."""
+    return next((e["version"] for e in md_status(kubectl).get("history") or [] if e.get("run") == run), None)
+
+
 def serving_run(kubectl: Kubectl, run: str) -> bool:
     """``run``'s model is the one served, rolled out on every replica."""
     status = md_status(kubectl)
@@ -172,8 +177,9 @@ def test_drift_retrains_and_promotes_then_a_worse_model_is_rolled_back_from_live
         # worse model's pods would see drift too, and once the cooldown passed a third retraining
         # would replace it before its live accuracy was judged.)
         load.phase("feedback", workers=2, pause=0.2, body=labelled, labels=labels)
-        wait_for(f"{worse} served", lambda: serving_run(kubectl, worse), timeout=600)
-        third = md_status(kubectl)["model"]["version"]
+        # Promoted, not "served": the feedback already judges the new pods while the rollout finishes,
+        # so the rollback can follow the last replica within milliseconds, between two polls.
+        third = wait_for(f"{worse} promoted", lambda: promoted_version(kubectl, worse), timeout=600)
         promoted = time.monotonic()
         try:
             wait_for(
