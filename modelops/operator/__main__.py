@@ -31,6 +31,10 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     # Children are selected by our labels on the server: the operator never sees the rest.
     for resource, selector in label_selectors(settings).items():
         ks.watching.label_selectors[kopf_resource(resource)] = selector
+    # kopf keeps a worker per object, holding its last event, until it has idled this long (5 s by
+    # default): in a burst at thousands of objects that is tens of megabytes of parsed events, and
+    # the heap keeps the peak. Our watch handlers only fill the cache and the queue.
+    ks.queueing.idle_timeout = 0.5
     ks.watching.server_timeout = settings.watch_server_timeout
     ks.watching.client_timeout = settings.watch_client_timeout
     ks.watching.connect_timeout = 10

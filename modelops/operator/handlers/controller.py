@@ -218,7 +218,7 @@ class Controller:
         self._resync = threading.Thread(target=self._resync_loop, name="resync", daemon=True)
         self._resync.start()
         owned = sum(self.ctx.cache.count(r.plural) for r in children(settings))
-        log.info("watch cache filled: %d children", owned)
+        log.info("watch cache filled: %d children, %d KiB", owned, self.ctx.cache.stored_bytes() // 1024)
 
     def stop(self) -> None:
         self._stop.set()

@@ -3,6 +3,7 @@ only the objects waiting on them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -57,6 +58,32 @@ def test_the_cache_keeps_the_newest_version_and_drops_managed_fields() -> None:
     assert "managedFields" not in raw["metadata"]
     view = cache.get("deployments", DeploymentView, namespace="ns", name="iris")
     assert view is not None and view.status.replicas == 1
+
+
+def test_the_cache_keeps_objects_of_one_kind_deflated_against_each_other() -> None:
+    cache = ObjectCache()
+    many = [
+        {**deployment("1", owner=f"model-{i}"), "spec": {"replicas": i, "template": {"x": "y" * 2000}}}
+        for i in range(50)
+    ]
+    for manifest in many:
+        assert cache.observe("deployments", manifest)
+    json_bytes = sum(len(json.dumps(m, separators=(",", ":"))) for m in many)
+    # One dictionary (the first object) plus a few dozen bytes per object, instead of 2 KB each.
+    assert cache.stored_bytes() < json_bytes // 10
+    assert cache.raw("deployments", namespace="ns", name="model-49") == {
+        **many[49],
+        "metadata": {k: v for k, v in many[49]["metadata"].items() if k != "managedFields"},
+    }
+
+
+def test_an_object_unlike_the_first_of_its_kind_reads_back_unchanged() -> None:
+    cache = ObjectCache()
+    cache.observe("deployments", deployment("1"))
+    odd = {"metadata": {"name": "odd", "namespace": "other", "resourceVersion": "2"}, "spec": {"é": ["\u0000", 1e308]}}
+    cache.observe("deployments", odd)
+    assert cache.raw("deployments", namespace="other", name="odd") == odd
+    assert [d.metadata.name for d in cache.items("deployments", DeploymentView, namespace="other")] == ["odd"]
 
 
 def test_a_child_is_in_sync_when_it_holds_every_field_the_operator_sets() -> None:
