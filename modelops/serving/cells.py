@@ -98,12 +98,15 @@ def _unnest(tensor: TensorLike, data: list[Any]) -> list[Any]:
 
 def numeric_values(tensor: TensorLike) -> Array:
     """A numeric tensor's elements as flat float64 (NaN where missing), checked against its datatype."""
+    finite = finite_numbers(tensor)
+    return finite if finite is not None else unusual_numeric_values(tensor)
+
+
+def unusual_numeric_values(tensor: TensorLike) -> Array:
+    """`numeric_values` for a tensor `finite_numbers` turned down: missing values, other datatypes, binary data."""
     datatype = tensor.datatype
     if datatype == "BYTES":
         raise InvalidInputError(f"input {tensor.name!r} is BYTES but the features it carries are numeric")
-    finite = finite_numbers(tensor)
-    if finite is not None:
-        return finite
     cells, types = _flat(tensor)
     if isinstance(cells, np.ndarray) and cells.dtype != object:
         # Binary data or gRPC contents: already of the declared type, every value representable.

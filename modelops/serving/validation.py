@@ -38,6 +38,7 @@ from modelops.serving.cells import (
     shown,
     text_cell,
     to_float,
+    unusual_numeric_values,
 )
 from modelops.serving.errors import InvalidInputError, PayloadTooLargeError
 
@@ -108,7 +109,7 @@ class InputValidator:
             finite = finite_numbers(tensor)
             if finite is not None:
                 return self._check_typed(finite.reshape(rows, columns))
-            return self.check_numeric(numeric_values(tensor).reshape(rows, columns))
+            return self.check_numeric(unusual_numeric_values(tensor).reshape(rows, columns))
         if tensor.datatype != "BYTES":
             raise InvalidInputError(
                 f"input {tensor.name!r} is {tensor.datatype} but features {_listed(self._categories)} are categories "
