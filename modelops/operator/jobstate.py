@@ -63,7 +63,7 @@ def job_outcome(job: JobView | None, pods: list[PodView]) -> JobOutcome:
     if done:
         message, exit_code = done[-1][1].message or "", done[-1][1].exit_code
     failed = job.status.failed
-    if job.condition("Complete"):
+    if job.succeeded():
         successful = [t for _, t in done if t.exit_code == 0]
         if successful:
             message, exit_code = successful[-1].message or "", 0

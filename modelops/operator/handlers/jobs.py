@@ -11,7 +11,7 @@ from modelops.operator.kube import JOBS, PODS
 
 def read_job(ctx: Context, namespace: str, name: str) -> JobOutcome:
     job = ctx.cache.get(JOBS.plural, JOBS.model, namespace=namespace, name=name)
-    if job is None or not (job.condition("Complete") or job.condition("Failed")):
+    if job is None or not (job.succeeded() or job.condition("Failed")):
         return job_outcome(job, [])
     # Only a finished Job's pods are read (not watched): their termination message is the result.
     pods = ctx.kube.list(PODS, namespace=namespace, label_selector=f"batch.kubernetes.io/job-name={name}")

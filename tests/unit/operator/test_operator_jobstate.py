@@ -41,6 +41,12 @@ def test_a_complete_job_reports_the_successful_pods_result() -> None:
     assert outcome.result(DatasetResult) == DatasetResult.model_validate_json(RESULT)
 
 
+def test_a_job_whose_success_criteria_are_met_has_succeeded_before_it_is_marked_complete() -> None:
+    outcome = job_outcome(job("SuccessCriteriaMet"), [pod(0, RESULT, "2026-01-01T00:00:09Z")])
+    assert outcome.state == "succeeded"
+    assert outcome.result(DatasetResult) == DatasetResult.model_validate_json(RESULT)
+
+
 def test_a_failed_job_reports_the_trainers_error() -> None:
     outcome = job_outcome(
         job("Failed", failed=1, reason="PodFailurePolicy"), [pod(2, '{"error":"no column y","reason":"BadInput"}', "t")]
