@@ -329,7 +329,7 @@ class Bench:
         path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         before = request_counts(self.cp)
         started, started_wall = time.monotonic(), time.time()
-        self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=900)
+        self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=self.args.timeout)
         apply_seconds = time.monotonic() - started
         items: list[Manifest] = []
 
@@ -418,7 +418,7 @@ class Bench:
         before = request_counts(self.cp)
         cpu_before = cpu_seconds(proc.pid)
         started, started_wall = time.monotonic(), time.time()
-        self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=900)
+        self.cp.kubectl("apply", "--server-side", "-n", ns, "-f", str(path), timeout=self.args.timeout)
         apply_seconds = time.monotonic() - started
         items: list[Manifest] = []
         peak_rss = 0
@@ -513,34 +513,37 @@ def summarize(results: list[CaseResult], args: argparse.Namespace) -> dict[str, 
         settled = [r.rss_settled_mb for r in results if r.case != "floor" and r.count == count and r.rss_settled_mb]
         peak = [r.rss_peak_mb for r in results if r.case != "floor" and r.count == count and r.rss_peak_mb]
         rss[str(count)] = {"settled": max(settled), "peak": max(peak)}
-    floor_s = statistics.median(floors)
-    op_s = statistics.median(ops)
+    # `--rounds 0`: the RSS cases alone, no floor to compare with (no ratio, idle traffic not attributed).
+    floor_s = statistics.median(floors) if floors else None
+    op_s = statistics.median(ops) if ops else None
+    ratio = round(op_s / floor_s, 2) if op_s is not None and floor_s is not None else None
     # The operator's share of the idle traffic: what the API server answered with it, minus without it.
     baseline: Counter[str] = Counter()
     for r in results:
         if r.case == "floor":
             baseline.update({k: v / len(floors) for k, v in r.idle_requests_per_s.items()})
     attributed: dict[str, float] = {}
-    for r in results:
-        if r.case == "operator":
-            for key, rate in r.idle_requests_per_s.items():
-                extra = rate / len(ops) - baseline.get(key, 0.0)
-                attributed[key] = round(attributed.get(key, 0.0) + extra, 3)
+    measured = [r for r in results if r.case == ("operator" if ops else "rss")]
+    with_operator: Counter[str] = Counter()
+    for r in measured:
+        with_operator.update({k: v / len(measured) for k, v in r.idle_requests_per_s.items()})
+    for key in with_operator.keys() | baseline.keys():
+        attributed[key] = round(with_operator[key] - baseline[key], 3)
     idle_total = round(sum(v for v in attributed.values() if v > 0), 3)
     restores = [r.restore_s for r in results if r.restore_s is not None]
     return {
         "count": args.count,
         "rounds": args.rounds,
-        "floor_s_median": round(floor_s, 2),
-        "operator_s_median": round(op_s, 2),
-        "ratio": round(op_s / floor_s, 2),
+        "floor_s_median": floor_s and round(floor_s, 2),
+        "operator_s_median": op_s and round(op_s, 2),
+        "ratio": ratio,
         "ratio_per_round": per_round,
         "rss_mb": rss,
         "idle_requests_per_s_attributed": {k: v for k, v in sorted(attributed.items()) if abs(v) >= 0.01},
         "idle_requests_per_s_total": idle_total,
         "restore_s_max": max(restores) if restores else None,
         "goals": {
-            "ratio": op_s / floor_s <= (1.3 if args.count <= 1000 else 1.5),
+            "ratio": ratio <= (1.3 if args.count <= 1000 else 1.5) if ratio is not None else None,
             "idle_requests_le_1_per_s": idle_total <= 1.0,
             "restore_le_2s": bool(restores) and max(restores) <= 2.0,
             "rss_le_300mb": all(v["peak"] <= 300 for k, v in rss.items() if k != "0"),
@@ -592,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
             for case in cases:
                 results.append(case(round_, args.count))
         for count in rss_counts:
-            if count != args.count:
+            if count != args.count or not args.rounds:
                 results.append(bench.operator(0, count, label="rss"))
     summary = summarize(results, args)
     summary["operator_settings"] = pace
