@@ -495,6 +495,14 @@ def operator_settings_used(args: argparse.Namespace) -> dict[str, Any]:
     return {key: getattr(settings, key) for key in keys}
 
 
+def mean_rates(cases: list[CaseResult]) -> Counter[str]:
+    """Idle requests/s by verb and resource, averaged over `cases` (empty: none)."""
+    total: Counter[str] = Counter()
+    for case in cases:
+        total.update({key: rate / len(cases) for key, rate in case.idle_requests_per_s.items()})
+    return total
+
+
 def summarize(results: list[CaseResult], args: argparse.Namespace) -> dict[str, Any]:
     floors = [r.seconds for r in results if r.case == "floor"]
     ops = [r.seconds for r in results if r.case == "operator"]
@@ -518,17 +526,9 @@ def summarize(results: list[CaseResult], args: argparse.Namespace) -> dict[str, 
     op_s = statistics.median(ops) if ops else None
     ratio = round(op_s / floor_s, 2) if op_s is not None and floor_s is not None else None
     # The operator's share of the idle traffic: what the API server answered with it, minus without it.
-    baseline: Counter[str] = Counter()
-    for r in results:
-        if r.case == "floor":
-            baseline.update({k: v / len(floors) for k, v in r.idle_requests_per_s.items()})
-    attributed: dict[str, float] = {}
-    measured = [r for r in results if r.case == ("operator" if ops else "rss")]
-    with_operator: Counter[str] = Counter()
-    for r in measured:
-        with_operator.update({k: v / len(measured) for k, v in r.idle_requests_per_s.items()})
-    for key in with_operator.keys() | baseline.keys():
-        attributed[key] = round(with_operator[key] - baseline[key], 3)
+    baseline = mean_rates([r for r in results if r.case == "floor"])
+    with_operator = mean_rates([r for r in results if r.case == ("operator" if ops else "rss")])
+    attributed = {key: round(with_operator[key] - baseline[key], 3) for key in with_operator.keys() | baseline.keys()}
     idle_total = round(sum(v for v in attributed.values() if v > 0), 3)
     restores = [r.restore_s for r in results if r.restore_s is not None]
     return {
