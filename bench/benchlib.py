@@ -1,4 +1,4 @@
-"""What the benchmarks share: a fresh process's own peak memory, and the machine a run was on.
+"""What the benchmarks share: a fresh process's own peak memory, the machine a run was on, the results' output.
 
 Each benchmark is a folder of scripts run as ``python bench/<name>/run.py``; they put this folder on
 ``sys.path`` to import this module (``make typecheck`` gives mypy the same path).
@@ -6,6 +6,7 @@ Each benchmark is a folder of scripts run as ``python bench/<name>/run.py``; the
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -69,6 +70,14 @@ def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def publish(results: Mapping[str, Any], path: Path | None) -> None:
+    """Print the results as JSON, and write them to `path` when given (the file a README cites)."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    if path is not None:
+        path.write_text(text + "\n")
 
 
 def cpu_seconds(pid: int) -> float:

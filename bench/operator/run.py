@@ -59,7 +59,7 @@ from modelops.testing import ControlPlane
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchlib import cpu_seconds, machine
+from benchlib import cpu_seconds, machine, publish
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS_DIR = ROOT / "crds"
@@ -602,11 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["controller_manager_args"] = controller_manager
     summary["machine"] = machine(load_before)
     summary["command"] = shlex.join(["python", "bench/operator/run.py", *(argv or sys.argv[1:])])
-    output = {"summary": summary, "cases": [asdict(r) for r in results]}
-    text = json.dumps(output, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    publish({"summary": summary, "cases": [asdict(r) for r in results]}, args.json)
     return 0
 
 

@@ -35,7 +35,7 @@ from modelops.testing import ControlPlane, ProcessKubelet
 from modelops.testing.chart import operator_environment, rbac_documents, render_chart, service_account_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchlib import machine
+from benchlib import machine, publish
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS_DIR = ROOT / "crds"
@@ -208,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["machine"] = machine(load_before)
     summary["failed_pods"] = failed
     summary["command"] = shlex.join(["python", "bench/tuning/run.py", *(argv if argv is not None else sys.argv[1:])])
-    text = json.dumps({"summary": summary, "search": SEARCH, "cases": cases}, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    publish({"summary": summary, "search": SEARCH, "cases": cases}, args.json)
     return 0 if summary["same_best_and_version"] and not failed else 1
 
 
