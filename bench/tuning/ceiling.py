@@ -49,9 +49,16 @@ class Trainer:
         self.store = f"file://{work / 'store'}"
         self.env = {**os.environ, **ONE_THREAD}
 
-    def start(self, command: str, name: str, *extra: str) -> tuple[subprocess.Popen[str], float]:
+    def argv(self, command: str, name: str, *extra: str) -> list[str]:
+        """The trainer's command line as a Job renders it, with this run's store."""
         argv = [sys.executable, "-m", "modelops.trainer", command, "--name", name, "--store", self.store]
-        argv += ["--spec-json", json.dumps(SPEC), "--termination-message-path", str(self.work / f"{name}.msg"), *extra]
+        # A file of its own per process: the two shards of a search run at once under one name.
+        fd, message = tempfile.mkstemp(prefix=f"{command}-{name}-", suffix=".msg", dir=self.work)
+        os.close(fd)
+        return [*argv, "--termination-message-path", message, *extra]
+
+    def start(self, command: str, name: str, *extra: str) -> tuple[subprocess.Popen[str], float]:
+        argv = self.argv(command, name, "--spec-json", json.dumps(SPEC), *extra)
         started = time.time()
         proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         return proc, started
@@ -64,8 +71,7 @@ class Trainer:
         return {"wall": ended - started, "ended": ended, "phases": phase_times(log)}
 
     def prepare(self) -> None:
-        argv = [sys.executable, "-m", "modelops.trainer", "prepare", "--name", "digits", "--store", self.store]
-        argv += ["--builtin", "digits", "--target", "target", "--termination-message-path", str(self.work / "p.msg")]
+        argv = self.argv("prepare", "digits", "--builtin", "digits", "--target", "target")
         subprocess.run(argv, env=self.env, check=True, capture_output=True)
 
 
